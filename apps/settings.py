@@ -1,0 +1,89 @@
+"""shopstream's settings: one object, read from `.env` at the repo root.
+
+Every process (API, generator, DAG, Spark job, notebooks, `invoke`) builds its
+configuration from here, so a host, port or secret is written in exactly one place:
+the `.env` file that `invoke up` creates from `config/.env.example`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = REPO_ROOT / ".env"
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """`host:port` or a URL with an explicit port -> (host, port)."""
+    parts = urlsplit(address if "//" in address else f"//{address}")
+    if parts.hostname is None or parts.port is None:
+        raise ValueError(f"expected host:port in {address!r}")
+    return parts.hostname, parts.port
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
+
+    stack_runtime: Literal["auto", "native", "docker"] = "auto"
+
+    api_url: str
+    api_kafka_ack_timeout: float = Field(10.0, gt=0)
+
+    kafka_bootstrap_servers: str
+    kafka_controller_port: int = 9093
+
+    mongo_url: str
+    mongo_db: str
+
+    s3_endpoint_url: str
+    s3_access_key: str
+    s3_secret_key: SecretStr
+    s3_bucket: str
+    s3_console_port: int = 9001
+    seaweedfs_master_port: int = 9333
+    seaweedfs_volume_port: int = 8180
+    seaweedfs_filer_port: int = 8188
+
+    postgres_dsn: SecretStr
+    postgres_superuser_password: SecretStr
+    airflow_db_password: SecretStr
+
+    airflow_url: str
+    airflow_admin_user: str = "admin"
+    airflow_admin_password: SecretStr
+    airflow_secret_key: SecretStr
+    airflow_fernet_key: SecretStr
+
+    spark_master: str = "local[2]"
+    jupyter_url: str = "http://127.0.0.1:8888"
+
+    @property
+    def kafka_servers(self) -> list[str]:
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
+    @property
+    def s3_secure(self) -> bool:
+        return urlsplit(self.s3_endpoint_url).scheme == "https"
+
+    @property
+    def s3_host(self) -> str:
+        """`host:port` of the S3 endpoint, as the minio client wants it."""
+        return urlsplit(self.s3_endpoint_url).netloc
+
+    @property
+    def postgres_url(self) -> str:
+        return self.postgres_dsn.get_secret_value()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once; `.env` must exist, see `invoke up`)."""
+    if not ENV_FILE.exists():
+        raise FileNotFoundError(f"{ENV_FILE} is missing: run `invoke up` once to create it")
+    return Settings()

@@ -1,0 +1,23 @@
+"""`invoke down`: stop everything; `--wipe` also deletes the run state in .stack/."""
+
+from __future__ import annotations
+
+import shutil
+
+from rich.console import Console
+
+from apps.settings import ENV_FILE, get_settings
+from apps.stack.paths import STACK_DIR
+from apps.stack.runtime import Runtime, choose
+from apps.stack.supervisor import Supervisor
+
+
+def down(wipe: bool = False, console: Console | None = None) -> None:
+    console = console or Console()
+    runtime = choose(get_settings()) if ENV_FILE.exists() else Runtime("native", Supervisor())
+    with console.status("stopping every shopstream process"):
+        runtime.stop_all()
+    console.print("[green]✔[/] stopped")
+    if wipe and STACK_DIR.exists():
+        shutil.rmtree(STACK_DIR)
+        console.print(f"[green]✔[/] deleted {STACK_DIR}")

@@ -1,0 +1,27 @@
+"""Where shopstream keeps things: run state in the repo, artifacts in a per-user cache."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from apps.settings import REPO_ROOT
+
+STACK_DIR = REPO_ROOT / ".stack"  # run state: data, logs, supervisor files (git-ignored)
+DATA_DIR = STACK_DIR / "data"
+LOG_DIR = STACK_DIR / "logs"
+RUN_DIR = STACK_DIR / "run"
+CONFIG_DIR = REPO_ROOT / "config"
+
+
+def cache_dir() -> Path:
+    """Per-user cache of downloaded and built artifacts, shared by every clone."""
+    explicit = os.environ.get("SHOPSTREAM_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "shopstream"
+
+
+def data_dir(service: str) -> Path:
+    return DATA_DIR / service

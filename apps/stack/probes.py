@@ -1,0 +1,34 @@
+"""Health probes. Each returns None when the thing answers as expected, else why not."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+
+
+def tcp(host: str, port: int, timeout: float = 1.0) -> str | None:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"nothing accepts connections on {host}:{port} ({exc.strerror or exc})"
+
+
+def http_ok(url: str, timeout: float = 3.0) -> str | None:
+    try:
+        response = httpx.get(url, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"GET {url} failed: {exc.__class__.__name__}: {exc}"
+    if response.status_code != 200:
+        return f"GET {url} answered {response.status_code}: {response.text[:200]}"
+    return None
+
+
+def guarded(call, what: str) -> str | None:
+    """Run a client call: healthy if it returns, else the exception is the reason why not."""
+    try:
+        call()
+        return None
+    except Exception as exc:  # a probe reports, it never raises
+        return f"{what}: {exc.__class__.__name__}: {str(exc)[:300]}"

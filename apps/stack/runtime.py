@@ -1,0 +1,64 @@
+"""Two ways to run the same specs: host processes under supervisord, or Compose containers.
+
+Host processes (API, generator, Spark job) run under supervisord in both runtimes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from apps.settings import REPO_ROOT, Settings
+from apps.stack.spec import Program, Service
+from apps.stack.supervisor import Supervisor
+
+COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
+
+
+def docker_engine_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+@dataclass
+class Runtime:
+    name: str  # "native" or "docker"
+    supervisor: Supervisor
+
+    def on_host(self, service: Service) -> bool:
+        """Does this runtime run the service's programs as host processes?"""
+        return self.name == "native" or service.host_process
+
+    def host_programs(self, services: list[Service], settings: Settings) -> list[Program]:
+        return [p for s in services if self.on_host(s) for p in s.programs(settings)]
+
+    def start(self, service: Service, settings: Settings) -> None:
+        if self.on_host(service):
+            if service.prepare:
+                service.prepare(settings)
+            for program in service.programs(settings):
+                self.supervisor.start(program.name)
+        else:
+            compose("up", "--detach", service.compose_service)
+
+    def stop_all(self) -> None:
+        self.supervisor.shutdown()
+        if self.name == "docker":
+            compose("stop")
+
+
+def compose(*args: str) -> None:
+    subprocess.run(["docker", "compose", "--env-file", str(REPO_ROOT / ".env"),
+                    "-f", str(COMPOSE_FILE), *args], check=True)
+
+
+def choose(settings: Settings) -> Runtime:
+    name = settings.stack_runtime
+    if name == "auto":
+        name = "docker" if docker_engine_answers() else "native"
+    return Runtime(name, Supervisor())

@@ -1,0 +1,33 @@
+"""The traffic generator: fresh Faker events and purchases every second, supervised."""
+
+from __future__ import annotations
+
+import sys
+
+from apps.settings import REPO_ROOT, Settings
+from apps.stack.spec import Health, Program, Service
+
+RATE = 5  # purchases per second; a user runs `invoke generate` for other rates
+
+
+def health(settings: Settings) -> Health:
+    from apps.stack.supervisor import Supervisor
+
+    def check() -> str | None:
+        state = Supervisor().state("generator")
+        return None if state == "RUNNING" else f"generator is {state}"
+
+    return Health("generator process running", check, timeout_seconds=30)
+
+
+SERVICE = Service(
+    name="generator",
+    description="Faker traffic generator",
+    url=lambda s: "-",
+    ports=lambda s: [],
+    programs=lambda s: [Program("generator", [sys.executable, "-m", "apps.generator",
+                                              "--rate", str(RATE)], cwd=REPO_ROOT)],
+    health=health,
+    needs=("api",),
+    host_process=True,
+)

@@ -1,0 +1,103 @@
+"""Apache Kafka in KRaft mode, run from its Maven Central artifacts."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+
+from apps.settings import Settings, host_port
+from apps.stack import probes
+from apps.stack.artifacts import MavenJars
+from apps.stack.paths import CONFIG_DIR, data_dir
+from apps.stack.spec import Health, Program, Service
+from apps.stack.templates import render
+
+KAFKA_VERSION = "4.1.1"
+JARS = MavenJars(
+    "kafka",
+    (
+        f"org.apache.kafka:kafka_2.13:{KAFKA_VERSION}",
+        "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3",  # the broker's slf4j binding
+    ),
+)
+DATA = data_dir("kafka")
+
+
+def _server_properties(settings: Settings):
+    host, port = host_port(settings.kafka_servers[0])
+    return render("kafka/server.properties", host=host, port=port,
+                  controller_port=settings.kafka_controller_port, data_dir=DATA)
+
+
+def _java(main_class: str, *args: str, heap: str = "256m") -> list[str]:
+    return [
+        "java", f"-Xmx{heap}", "-Xss1m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={CONFIG_DIR / 'kafka' / 'log4j2.properties'}",
+        "-cp", f"{JARS.path()}/*", main_class, *args,
+    ]
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def prepare(settings: Settings) -> None:
+    if (DATA / "meta.properties").exists():
+        return
+    DATA.mkdir(parents=True, exist_ok=True)
+    config = _server_properties(settings)
+    subprocess.run(
+        _java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)),
+        check=True, capture_output=True,
+    )
+
+
+def health(settings: Settings) -> Health:
+    def check() -> str | None:
+        from kafka import KafkaAdminClient
+
+        def describe() -> None:
+            admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers,
+                                     request_timeout_ms=3000)
+            try:
+                admin.describe_cluster()
+            finally:
+                admin.close()
+
+        return probes.guarded(describe, "Kafka metadata request")
+
+    return Health(f"Kafka answering metadata requests at {settings.kafka_bootstrap_servers}", check)
+
+
+def bootstrap(settings: Settings) -> None:
+    """Create the contract's topics, each with the contract's partition count."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    from apps.contract.models import PURCHASES_TOPIC, TOPIC_PARTITIONS, USER_EVENTS_TOPIC
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    try:
+        missing = {USER_EVENTS_TOPIC, PURCHASES_TOPIC} - set(admin.list_topics())
+        if missing:
+            admin.create_topics([NewTopic(t, TOPIC_PARTITIONS, 1) for t in sorted(missing)])
+    finally:
+        admin.close()
+
+
+SERVICE = Service(
+    name="kafka",
+    description=f"Apache Kafka {KAFKA_VERSION} (KRaft)",
+    url=lambda s: s.kafka_bootstrap_servers,
+    ports=lambda s: [host_port(s.kafka_servers[0])[1], s.kafka_controller_port],
+    programs=lambda s: [Program("kafka", _java("kafka.Kafka", str(_server_properties(s)), heap="768m"))],
+    health=health,
+    provision=lambda s: JARS.provision(),
+    is_provisioned=JARS.is_cached,
+    prepare=prepare,
+    bootstrap=bootstrap,
+    credentials="none (loopback only)",
+    compose_service="kafka",
+)

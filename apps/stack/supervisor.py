@@ -1,0 +1,152 @@
+"""supervisord: runs every native server and host process, restarts it when it dies,
+and writes one log per program to `.stack/logs/<program>.log`.
+
+Programs are registered with autostart off: `invoke up` starts them in dependency order
+and waits for each service's health, so a server never starts before what it needs.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from http.client import HTTPException
+from pathlib import Path
+
+from supervisor.xmlrpc import SupervisorTransport
+
+from apps.stack.paths import LOG_DIR, RUN_DIR, STACK_DIR
+from apps.stack.spec import Program
+
+CONF = STACK_DIR / "supervisord.conf"
+SOCKET = RUN_DIR / "supervisor.sock"
+
+
+def _quote(value: str) -> str:
+    # supervisord expands %(name)s in values: a literal % must be doubled.
+    return value.replace("%", "%%")
+
+
+def program_section(program: Program) -> str:
+    env = ",".join(f'{k}="{_quote(v)}"' for k, v in sorted(program.env.items()))
+    lines = [
+        f"[program:{program.name}]",
+        f"command={_quote(shlex.join(program.argv))}",
+        f"directory={program.cwd or STACK_DIR}",
+        "autostart=false",
+        "autorestart=true",
+        "startsecs=2",
+        "startretries=10",
+        f"stopsignal={program.stop_signal}",
+        f"stopwaitsecs={program.stop_wait_seconds}",
+        "stopasgroup=true",
+        "killasgroup=true",
+        "redirect_stderr=true",
+        f"stdout_logfile={LOG_DIR / program.name}.log",
+        "stdout_logfile_maxbytes=50MB",
+        "stdout_logfile_backups=2",
+    ]
+    if env:
+        lines.append(f"environment={env}")
+    if program.user:
+        lines.append(f"user={program.user}")
+    return "\n".join(lines)
+
+
+def render_conf(programs: list[Program]) -> str:
+    header = f"""; Written by `invoke up`; edit the service specs in apps/stack/services/ instead.
+[unix_http_server]
+file={SOCKET}
+chmod=0700
+
+[supervisord]
+logfile={LOG_DIR / "supervisord.log"}
+logfile_maxbytes=10MB
+pidfile={RUN_DIR / "supervisord.pid"}
+childlogdir={LOG_DIR}
+directory={STACK_DIR}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{SOCKET}
+"""
+    return header + "\n" + "\n\n".join(program_section(p) for p in programs) + "\n"
+
+
+class Supervisor:
+    """A client of the running supervisord (XML-RPC over its unix socket)."""
+
+    def __init__(self, socket: Path = SOCKET):
+        self.socket = socket
+
+    @property
+    def rpc(self):
+        # A fresh connection per call: the transport cannot reuse one after an error.
+        transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+
+    def is_running(self) -> bool:
+        try:
+            return self.rpc.getState()["statename"] == "RUNNING"
+        except (OSError, HTTPException, xmlrpc.client.Fault):
+            return False
+
+    def launch(self, programs: list[Program]) -> None:
+        """Write the config and start supervisord, or make a running one load the change."""
+        for folder in (LOG_DIR, RUN_DIR):
+            folder.mkdir(parents=True, exist_ok=True)
+        text = render_conf(programs)
+        changed = not CONF.exists() or CONF.read_text() != text
+        CONF.write_text(text)
+        CONF.chmod(0o600)  # program environments hold secrets
+        if not self.is_running():
+            subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(CONF)],
+                           check=True)
+            deadline = time.monotonic() + 15
+            while not self.is_running():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"supervisord did not start; see {LOG_DIR}/supervisord.log")
+                time.sleep(0.2)
+        elif changed:
+            self._apply_changes()
+
+    def _apply_changes(self) -> None:
+        # What `supervisorctl update` does: reload, then swap added/changed/removed groups.
+        [[added, changed, removed]] = self.rpc.reloadConfig()
+        for name in changed + removed:
+            self.rpc.stopProcessGroup(name)
+            self.rpc.removeProcessGroup(name)
+        for name in added + changed:
+            self.rpc.addProcessGroup(name)
+
+    def start(self, name: str) -> None:
+        if self.state(name) not in ("RUNNING", "STARTING"):
+            self.rpc.startProcess(name, False)  # don't wait: health checks do the waiting
+
+    def stop(self, name: str) -> None:
+        if self.state(name) in ("RUNNING", "STARTING", "BACKOFF"):
+            self.rpc.stopProcess(name, True)
+
+    def state(self, name: str) -> str:
+        try:
+            return self.rpc.getProcessInfo(name)["statename"]
+        except (OSError, HTTPException, xmlrpc.client.Fault):
+            return "UNKNOWN"
+
+    def info(self) -> dict[str, dict]:
+        try:
+            return {p["name"]: p for p in self.rpc.getAllProcessInfo()}
+        except (OSError, HTTPException, xmlrpc.client.Fault):
+            return {}
+
+    def shutdown(self) -> None:
+        if self.is_running():
+            self.rpc.stopAllProcesses(True)
+            self.rpc.shutdown()
+            deadline = time.monotonic() + 30
+            while self.socket.exists() and time.monotonic() < deadline:
+                time.sleep(0.2)

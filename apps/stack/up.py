@@ -1,0 +1,126 @@
+"""`invoke up`: provision, start in dependency order, wait for health, bootstrap.
+
+Idempotent: a service that already answers its health check is left running, and every
+bootstrap step (topics, bucket, indexes, schema) only creates what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+import psutil
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from apps.settings import Settings, get_settings
+from apps.stack import doctor, ports
+from apps.stack.envfile import ensure_env
+from apps.stack.paths import LOG_DIR
+from apps.stack.runtime import Runtime, choose
+from apps.stack.services import ALL
+from apps.stack.spec import Health, Service
+
+
+class StackError(RuntimeError):
+    """A failure `invoke up` explains to the user (printed without a traceback)."""
+
+
+def select(skip: Iterable[str] = ()) -> list[Service]:
+    skip = set(skip)
+    unknown = skip - {s.name for s in ALL}
+    if unknown:
+        raise StackError(f"unknown service(s): {', '.join(sorted(unknown))}")
+    return [s for s in ALL if s.name not in skip]
+
+
+def log_tail(program: str, lines: int = 25) -> str:
+    path = LOG_DIR / f"{program}.log"
+    if not path.exists():
+        return f"(no log at {path})"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_healthy(service: Service, health: Health, settings: Settings) -> None:
+    deadline = time.monotonic() + health.timeout_seconds
+    reason = health.check()
+    while reason is not None:
+        if time.monotonic() > deadline:
+            tails = "\n\n".join(f"--- last lines of {LOG_DIR}/{p.name}.log ---\n{log_tail(p.name)}"
+                                for p in service.programs(settings))
+            raise StackError(f"{service.name} is not healthy after {health.timeout_seconds:.0f} s "
+                             f"waiting for {health.what}: {reason}\n\n{tails}")
+        time.sleep(1)
+        reason = health.check()
+
+
+def _our_pids(runtime: Runtime) -> set[int]:
+    pids: set[int] = set()
+    for info in runtime.supervisor.info().values():
+        if info.get("pid"):
+            try:
+                proc = psutil.Process(info["pid"])
+                pids |= {proc.pid, *(c.pid for c in proc.children(recursive=True))}
+            except psutil.NoSuchProcess:
+                pass
+    return pids
+
+
+def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -> None:
+    ours = _our_pids(runtime)
+    taken = []
+    for service in (s for s in services if runtime.on_host(s)):
+        for port in service.ports(settings):
+            if not ports.is_free(port):
+                holder = ports.holder(port)
+                if not any(holder.startswith(f"pid {pid} ") for pid in ours):
+                    taken.append(f"port {port} ({service.name}) is taken by {holder}")
+    if taken:
+        raise StackError("cannot start: " + "; ".join(taken) +
+                         ". Stop that process or change the port in .env.")
+
+
+def provision(services: list[Service], settings: Settings, console: Console) -> None:
+    todo = [s for s in services if s.provision and not s.is_provisioned()]
+    if not todo:
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        def run(service: Service) -> None:
+            task = progress.add_task(f"provisioning {service.description}", total=1)
+            service.provision(settings)
+            progress.update(task, completed=1,
+                            description=f"[green]provisioned[/] {service.description}")
+
+        # Builds use the CPU and downloads the network: overlapping them saves minutes.
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            for future in [pool.submit(run, s) for s in todo]:
+                future.result()
+
+
+def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
+    console = console or Console()
+    if ensure_env():
+        console.print("created [bold].env[/] from config/.env.example with fresh secrets")
+    settings = get_settings()
+    runtime = choose(settings)
+    services = select(skip)
+    missing = [f for f in doctor.prerequisites(runtime.name == "native") if not f.ok]
+    if missing:
+        raise StackError("missing prerequisites:\n" + "\n".join(
+            f"  {f.check}: {f.detail}; {f.fix}" for f in missing))
+    console.print(f"runtime: [bold]{runtime.name}[/]")
+    check_ports(services, settings, runtime)
+    provision(services, settings, console)
+    runtime.supervisor.launch(runtime.host_programs(services, settings))
+    for service in services:
+        health = service.health(settings)
+        if health.check() is not None:
+            with console.status(f"starting {service.name}: waiting for {health.what}"):
+                runtime.start(service, settings)
+                wait_healthy(service, health, settings)
+        if service.bootstrap:
+            service.bootstrap(settings)
+        console.print(f"[green]✔[/] {service.name} healthy")
+    return runtime

@@ -1,0 +1,40 @@
+-- shopstream's analysis tables in PostgreSQL. Applied by `invoke up` (idempotent).
+-- Each table is replaced whole by the analysis: TRUNCATE then INSERT in one transaction,
+-- so a reader sees either the previous result or the new one, never an empty table.
+
+CREATE TABLE IF NOT EXISTS top_products (
+    product_id   text PRIMARY KEY,
+    rank         integer NOT NULL,
+    units        bigint NOT NULL,
+    revenue      numeric(16, 2) NOT NULL,
+    orders       bigint NOT NULL,
+    computed_at  timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS payment_types (
+    payment_type text PRIMARY KEY,
+    orders       bigint NOT NULL,
+    share        numeric(7, 6) NOT NULL,
+    computed_at  timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS top_customers_last_hour (
+    rank             integer PRIMARY KEY,
+    user_id          text NOT NULL,
+    max_order_value  numeric(16, 2) NOT NULL,
+    order_id         text NOT NULL,
+    window_start     timestamptz NOT NULL,
+    window_end       timestamptz NOT NULL,
+    computed_at      timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS repeat_purchases (
+    user_id      text NOT NULL,
+    product_id   text NOT NULL,
+    order_count  integer NOT NULL,
+    total_units  bigint NOT NULL,
+    first_order_at timestamptz NOT NULL,
+    last_order_at  timestamptz NOT NULL,
+    computed_at  timestamptz NOT NULL,
+    PRIMARY KEY (user_id, product_id)
+);

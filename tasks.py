@@ -1,0 +1,106 @@
+"""shopstream's tasks. Each one parses its arguments, then calls into apps/.
+
+    invoke up | down | status | logs NAME | doctor | test | generate | bench
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+
+from invoke import Exit, task
+from rich.console import Console
+
+console = Console()
+
+
+@contextmanager
+def explained():
+    """Print a StackError as a plain message and exit non-zero, without a traceback."""
+    from apps.stack.up import StackError
+
+    try:
+        yield
+    except StackError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise Exit(code=1) from None
+
+
+@task(help={
+    "skip": "comma-separated services not to start, e.g. generator",
+})
+def up(c, skip=""):
+    """Provision (first run), start every service, wait for health, print the table."""
+    from apps.stack import status as stack_status
+    from apps.stack.up import up as stack_up
+
+    with explained():
+        runtime = stack_up(skip=[s for s in skip.split(",") if s], console=console)
+    from apps.settings import get_settings
+
+    rows = stack_status.collect(get_settings(), runtime)
+    console.print(stack_status.table(rows, runtime.name))
+
+
+@task(help={"wipe": "also delete .stack/ (all data and logs)", "yes": "do not ask before --wipe"})
+def down(c, wipe=False, yes=False):
+    """Stop every service and process; data is kept unless --wipe."""
+    from apps.stack.down import down as stack_down
+
+    if wipe and not yes and not console.input("Delete all shopstream data in .stack/? [y/N] ")\
+            .strip().lower().startswith("y"):
+        raise Exit("nothing deleted")
+    stack_down(wipe=wipe, console=console)
+
+
+@task(name="status", help={"json": "print machine-readable JSON"})
+def status_(c, json_=False):
+    """Each service and process: healthy or not, and why."""
+    from apps.settings import get_settings
+    from apps.stack import status as stack_status
+    from apps.stack.runtime import choose
+
+    settings = get_settings()
+    runtime = choose(settings)
+    rows = stack_status.collect(settings, runtime)
+    if json_:
+        print(json.dumps({"runtime": runtime.name, "services": stack_status.as_json(rows)},
+                         indent=2))
+    else:
+        console.print(stack_status.table(rows, runtime.name))
+    if not all(r.healthy for r in rows):
+        raise Exit(code=1)
+
+
+@task(help={"name": "a service (kafka, airflow, ...) or program (airflow-scheduler, ...)",
+            "follow": "keep printing new lines", "lines": "how many lines to show"})
+def logs(c, name, follow=False, lines=100):
+    """Show a service's log from .stack/logs/."""
+    from apps.stack.logs import log_files
+
+    with explained():
+        files = log_files(name)
+    c.run(f"tail -n {int(lines)} {'-F' if follow else ''} {' '.join(map(str, files))}", pty=follow)
+
+
+@task
+def doctor(c):
+    """Check Java, Go, Maven, uv, disk and ports; say what is missing and how to get it."""
+    from apps.stack.doctor import prerequisites
+    from apps.stack.runtime import docker_engine_answers
+
+    findings = prerequisites(native=True)
+    for f in findings:
+        mark = "[green]ok[/]  " if f.ok else "[red]missing[/]"
+        console.print(f"{mark} {f.check}: {f.detail}" + (f" -> {f.fix}" if f.fix else ""))
+    console.print(f"docker engine: {'answers' if docker_engine_answers() else 'none (native runtime)'}")
+    if not all(f.ok for f in findings):
+        raise Exit(code=1)
+
+
+@task(help={"unit": "only the unit tests (no servers needed)", "k": "pytest -k expression"})
+def test(c, unit=False, k=""):
+    """Run the tests (integration tests need `invoke up` first)."""
+    target = "tests/unit" if unit else "tests"
+    c.run(f"{sys.executable} -m pytest {target} {'-k ' + repr(k) if k else ''}", pty=False)
