@@ -44,7 +44,7 @@ class Runtime:
             for program in service.programs(settings):
                 self.supervisor.start(program.name)
         else:
-            compose("up", "--detach", service.compose_service)
+            compose("up", "--detach", "--wait", *service.compose_services)
 
     def stop_all(self) -> None:
         self.supervisor.shutdown()

@@ -53,5 +53,5 @@ class Service:
     prepare: Callable[[Settings], None] | None = None
     bootstrap: Callable[[Settings], None] | None = None
     credentials: str = "-"
-    compose_service: str | None = None  # the container that plays this part under docker
+    compose_services: tuple[str, ...] = ()  # the containers that play this part under docker
     host_process: bool = False  # runs on the host in every runtime (API, Spark job, generator)

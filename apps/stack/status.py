@@ -34,7 +34,7 @@ def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
                     f"{info['statename']} {info['description']}" if info else "not started"
                 )
         else:
-            processes[service.compose_service or service.name] = "container"
+            processes.update({name: "container" for name in service.compose_services})
         rows.append(ServiceStatus(service.name, service.url(settings), reason is None,
                                   reason or "", processes, service.credentials))
     return rows
@@ -47,9 +47,15 @@ def as_json(rows: list[ServiceStatus]) -> list[dict]:
 def table(rows: list[ServiceStatus], runtime: str) -> Table:
     out = Table(title=f"shopstream stack ({runtime} runtime)", title_justify="left")
     for column in ("service", "URL", "status", "processes", "credentials"):
-        out.add_column(column, overflow="fold")
+        out.add_column(column, overflow="fold", min_width=8 if column == "service" else None)
     for r in rows:
-        status = "[green]healthy[/]" if r.healthy else f"[red]down[/]: {r.reason}"
-        out.add_row(r.service, r.url, status,
-                    "\n".join(f"{k}: {v}" for k, v in r.processes.items()), r.credentials)
+        status = "[green]healthy[/]" if r.healthy else f"[red]down[/]: {r.reason[:160]}"
+        out.add_row(r.service, r.url, status, _processes(r.processes), r.credentials)
     return out
+
+
+def _processes(processes: dict[str, str]) -> str:
+    """`4 running` when all are; otherwise each process with its state."""
+    if processes and all(v.startswith("RUNNING") for v in processes.values()):
+        return f"{len(processes)} running" if len(processes) > 1 else "running"
+    return "\n".join(f"{k}: {v}" for k, v in processes.items())

@@ -104,7 +104,7 @@ class Supervisor:
         CONF.write_text(text)
         CONF.chmod(0o600)  # program environments hold secrets
         if not self.is_running():
-            subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(CONF)],
+            subprocess.run([sys.executable, "-W", "ignore", "-m", "supervisor.supervisord", "-c", str(CONF)],
                            check=True)
             deadline = time.monotonic() + 15
             while not self.is_running():

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from apps.settings import Settings, get_settings
+from apps.spark_session import connectors
 from apps.stack import doctor, ports
 from apps.stack.envfile import ensure_env
 from apps.stack.paths import LOG_DIR
@@ -81,21 +82,26 @@ def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -
                          ". Stop that process or change the port in .env.")
 
 
-def provision(services: list[Service], settings: Settings, console: Console) -> None:
-    todo = [s for s in services if s.provision and not s.is_provisioned()]
+def provision(services: list[Service], settings: Settings, runtime: Runtime,
+              console: Console) -> None:
+    """Fetch and build what is not cached yet: the services' artifacts and Spark's jars."""
+    jars = connectors()
+    todo = [(s.description, lambda s=s: s.provision(settings))
+            for s in services if runtime.on_host(s) and s.provision and not s.is_provisioned()]
+    if not jars.is_cached():
+        todo.append(("Spark connectors (Kafka source, S3A)", jars.provision))
     if not todo:
         return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        def run(service: Service) -> None:
-            task = progress.add_task(f"provisioning {service.description}", total=1)
-            service.provision(settings)
-            progress.update(task, completed=1,
-                            description=f"[green]provisioned[/] {service.description}")
+        def run(description: str, action) -> None:
+            task = progress.add_task(f"provisioning {description}", total=1)
+            action()
+            progress.update(task, completed=1, description=f"[green]provisioned[/] {description}")
 
         # Builds use the CPU and downloads the network: overlapping them saves minutes.
         with ThreadPoolExecutor(max_workers=3) as pool:
-            for future in [pool.submit(run, s) for s in todo]:
+            for future in [pool.submit(run, *item) for item in todo]:
                 future.result()
 
 
@@ -112,7 +118,7 @@ def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
             f"  {f.check}: {f.detail}; {f.fix}" for f in missing))
     console.print(f"runtime: [bold]{runtime.name}[/]")
     check_ports(services, settings, runtime)
-    provision(services, settings, console)
+    provision(services, settings, runtime, console)
     runtime.supervisor.launch(runtime.host_programs(services, settings))
     for service in services:
         health = service.health(settings)

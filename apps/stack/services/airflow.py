@@ -112,5 +112,6 @@ SERVICE = Service(
     is_provisioned=VENV.is_cached,
     prepare=prepare,
     credentials=".env: AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD",
-    compose_service="airflow",
+    compose_services=("airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
+                      "airflow-triggerer"),
 )

@@ -99,5 +99,5 @@ SERVICE = Service(
     prepare=prepare,
     bootstrap=bootstrap,
     credentials="none (loopback only)",
-    compose_service="kafka",
+    compose_services=("kafka",),
 )

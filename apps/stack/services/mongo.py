@@ -78,5 +78,5 @@ SERVICE = Service(
     prepare=prepare,
     bootstrap=bootstrap,
     credentials="none (loopback only)",
-    compose_service="mongo",
+    compose_services=("mongo",),
 )

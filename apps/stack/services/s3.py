@@ -38,6 +38,7 @@ def programs(settings: Settings) -> list[Program]:
         "-volume.max=64",
         "-filer", f"-filer.port={settings.seaweedfs_filer_port}",
         "-s3", f"-s3.port={endpoint.port}", f"-s3.config={identities}",
+        "-s3.port.iceberg=0", "-s3.port.lance=0",  # catalogue servers shopstream does not use
     ], cwd=DATA)]
 
 
@@ -80,5 +81,5 @@ SERVICE = Service(
     prepare=prepare,
     bootstrap=bootstrap,
     credentials=".env: S3_ACCESS_KEY, S3_SECRET_KEY",
-    compose_service="minio",
+    compose_services=("minio",),
 )

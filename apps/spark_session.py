@@ -1,0 +1,88 @@
+"""A SparkSession wired to shopstream's Kafka and S3 store.
+
+The Kafka source and the S3A filesystem are not part of PySpark: their jars are resolved
+from Maven Central once, at the versions of the Spark and Hadoop that PySpark ships, and
+kept in the per-user cache (`invoke up` provisions them).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from apps.settings import Settings
+from apps.stack.artifacts import MavenJars
+
+JAR_VERSION = re.compile(r"-\d[^_]*\.jar$")  # the version: no underscore in it
+
+
+def _pyspark_jars() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent / "jars"
+
+
+def _hadoop_version() -> str:
+    """The Hadoop version PySpark is built with (from its hadoop-client-api jar)."""
+    [jar] = _pyspark_jars().glob("hadoop-client-api-*.jar")
+    return jar.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+
+
+def connectors() -> MavenJars:
+    import pyspark
+
+    return MavenJars("spark-connectors", (
+        f"org.apache.spark:spark-sql-kafka-0-10_2.13:{pyspark.__version__}",
+        f"org.apache.hadoop:hadoop-aws:{_hadoop_version()}",
+    ))
+
+
+def artifact_name(jar: str) -> str:
+    """`kafka-clients` from `kafka-clients-3.9.2.jar`."""
+    return JAR_VERSION.sub("", jar)
+
+
+def extra_jars(resolved: list[str], shipped: list[str]) -> list[str]:
+    """The resolved jars PySpark does not already ship (by artifact, whatever the version)."""
+    have = {artifact_name(j) for j in shipped}
+    return sorted(j for j in resolved if artifact_name(j) not in have)
+
+
+def connector_jars() -> list[Path]:
+    folder = connectors().path()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Spark connector jars are not provisioned ({folder}): run `invoke up`")
+    names = extra_jars([p.name for p in folder.glob("*.jar")],
+                       [p.name for p in _pyspark_jars().glob("*.jar")])
+    return [folder / n for n in names]
+
+
+def s3a_options(settings: Settings) -> dict[str, str]:
+    prefix = "spark.hadoop.fs.s3a."
+    return {
+        prefix + "endpoint": settings.s3_endpoint_url,
+        prefix + "endpoint.region": "us-east-1",  # any region: the store is not AWS
+        prefix + "access.key": settings.s3_access_key,
+        prefix + "secret.key": settings.s3_secret_key.get_secret_value(),
+        prefix + "path.style.access": "true",
+        prefix + "connection.ssl.enabled": str(settings.s3_secure).lower(),
+        prefix + "aws.credentials.provider":
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+    }
+
+
+def spark_session(settings: Settings, app_name: str, **options: str):
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(settings.spark_master)
+        .config("spark.jars", ",".join(map(str, connector_jars())))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    for key, value in {**s3a_options(settings), **options}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

@@ -1,0 +1,45 @@
+import base64
+
+from apps.stack.envfile import TEMPLATE, ensure_env, fill_secrets
+
+
+def test_every_placeholder_gets_its_own_fresh_value():
+    filled = fill_secrets("A=<generated-secret>\nB=<generated-secret>\nC=<generated-fernet-key>\n")
+    values = dict(line.split("=", 1) for line in filled.splitlines())
+    assert values["A"] != values["B"]
+    assert len(values["A"]) == 48 and int(values["A"], 16) >= 0
+    assert len(base64.urlsafe_b64decode(values["C"])) == 32
+
+
+def test_two_env_files_share_no_secret():
+    assert fill_secrets(TEMPLATE.read_text()) != fill_secrets(TEMPLATE.read_text())
+
+
+def test_template_keeps_no_placeholder_and_no_default_credentials():
+    filled = fill_secrets(TEMPLATE.read_text())
+    values = dict(line.split("=", 1) for line in filled.splitlines()
+                  if line and not line.startswith("#"))
+    assert not any("<generated" in v for v in values.values())
+    assert "minioadmin" not in filled
+    for key in ("S3_SECRET_KEY", "POSTGRES_SUPERUSER_PASSWORD", "AIRFLOW_DB_PASSWORD",
+                "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_SECRET_KEY"):
+        assert len(values[key]) == 48, key
+    assert values["POSTGRES_DSN"].startswith("postgresql://shopstream:")
+    assert len(values["POSTGRES_DSN"].split(":")[2].split("@")[0]) == 48
+
+
+def test_ensure_env_creates_once_and_never_overwrites(tmp_path):
+    env = tmp_path / ".env"
+    assert ensure_env(env) is True
+    first = env.read_text()
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
+    assert ensure_env(env) is False
+    assert env.read_text() == first
+
+
+def test_template_has_every_key_design_names():
+    keys = {line.split("=", 1)[0] for line in TEMPLATE.read_text().splitlines()
+            if line and not line.startswith("#")}
+    assert {"API_URL", "KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL", "MONGO_DB", "S3_ENDPOINT_URL",
+            "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "POSTGRES_DSN", "AIRFLOW_URL",
+            "SPARK_MASTER"} <= keys

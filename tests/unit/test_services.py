@@ -1,0 +1,40 @@
+from collections import Counter
+
+from apps.stack.services import ALL
+
+
+def test_service_and_program_names_are_unique(settings):
+    assert len({s.name for s in ALL}) == len(ALL)
+    programs = Counter(p.name for s in ALL for p in s.programs(settings))
+    assert [name for name, n in programs.items() if n > 1] == []
+
+
+def test_ports_follow_design_and_never_collide(settings):
+    ports = Counter(port for s in ALL for port in s.ports(settings))
+    assert [port for port, n in ports.items() if n > 1] == []
+    by_service = {s.name: s.ports(settings) for s in ALL}
+    assert by_service["api"] == [8000]
+    assert by_service["kafka"][0] == 9092
+    assert by_service["mongo"] == [27017]
+    assert by_service["s3"][0] == 9000
+    assert by_service["postgres"] == [5432]
+    assert by_service["airflow"] == [8080]
+    # SeaweedFS's defaults would take Airflow's and Jupyter's ports.
+    assert not {8080, 8888} & set(by_service["s3"])
+
+
+def test_every_service_starts_after_what_it_needs():
+    started = []
+    for service in ALL:
+        assert set(service.needs) <= set(started), service.name
+        started.append(service.name)
+
+
+def test_servers_have_containers_and_host_processes_do_not():
+    for service in ALL:
+        assert bool(service.compose_services) != service.host_process, service.name
+
+
+def test_servers_bind_loopback(settings):
+    argv = " ".join(a for s in ALL for p in s.programs(settings) for a in p.argv)
+    assert "0.0.0.0" not in argv
