@@ -83,15 +83,18 @@ class Supervisor:
     def __init__(self, socket: Path = SOCKET):
         self.socket = socket
 
-    @property
-    def rpc(self):
-        # A fresh connection per call: the transport cannot reuse one after an error.
+    def call(self, method: str, *args):
+        # A fresh connection per call, closed after it: a transport is unusable after an error.
         transport = SupervisorTransport(None, None, f"unix://{self.socket}")
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        with xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport) as proxy:
+            try:
+                return getattr(proxy.supervisor, method)(*args)
+            finally:
+                transport.close()
 
     def is_running(self) -> bool:
         try:
-            return self.rpc.getState()["statename"] == "RUNNING"
+            return self.call("getState")["statename"] == "RUNNING"
         except (OSError, HTTPException, xmlrpc.client.Fault):
             return False
 
@@ -116,37 +119,37 @@ class Supervisor:
 
     def _apply_changes(self) -> None:
         # What `supervisorctl update` does: reload, then swap added/changed/removed groups.
-        [[added, changed, removed]] = self.rpc.reloadConfig()
+        [[added, changed, removed]] = self.call("reloadConfig")
         for name in changed + removed:
-            self.rpc.stopProcessGroup(name)
-            self.rpc.removeProcessGroup(name)
+            self.call("stopProcessGroup", name)
+            self.call("removeProcessGroup", name)
         for name in added + changed:
-            self.rpc.addProcessGroup(name)
+            self.call("addProcessGroup", name)
 
     def start(self, name: str) -> None:
         if self.state(name) not in ("RUNNING", "STARTING"):
-            self.rpc.startProcess(name, False)  # don't wait: health checks do the waiting
+            self.call("startProcess", name, False)  # don't wait: health checks do the waiting
 
     def stop(self, name: str) -> None:
         if self.state(name) in ("RUNNING", "STARTING", "BACKOFF"):
-            self.rpc.stopProcess(name, True)
+            self.call("stopProcess", name, True)
 
     def state(self, name: str) -> str:
         try:
-            return self.rpc.getProcessInfo(name)["statename"]
+            return self.call("getProcessInfo", name)["statename"]
         except (OSError, HTTPException, xmlrpc.client.Fault):
             return "UNKNOWN"
 
     def info(self) -> dict[str, dict]:
         try:
-            return {p["name"]: p for p in self.rpc.getAllProcessInfo()}
+            return {p["name"]: p for p in self.call("getAllProcessInfo")}
         except (OSError, HTTPException, xmlrpc.client.Fault):
             return {}
 
     def shutdown(self) -> None:
         if self.is_running():
-            self.rpc.stopAllProcesses(True)
-            self.rpc.shutdown()
+            self.call("stopAllProcesses", True)
+            self.call("shutdown")
             deadline = time.monotonic() + 30
             while self.socket.exists() and time.monotonic() < deadline:
                 time.sleep(0.2)
