@@ -7,7 +7,7 @@ import shutil
 from rich.console import Console
 
 from apps.settings import ENV_FILE, get_settings
-from apps.stack.paths import STACK_DIR
+from apps.stack.paths import DATA_DIR, STACK_DIR
 from apps.stack.runtime import Runtime, choose
 from apps.stack.supervisor import Supervisor
 
@@ -19,5 +19,7 @@ def down(wipe: bool = False, console: Console | None = None) -> None:
         runtime.stop_all()
     console.print("[green]✔[/] stopped")
     if wipe and STACK_DIR.exists():
+        for link in (p for p in DATA_DIR.glob("*") if p.is_symlink()):
+            shutil.rmtree(link.resolve(), ignore_errors=True)  # data kept outside the repo
         shutil.rmtree(STACK_DIR)
         console.print(f"[green]✔[/] deleted {STACK_DIR}")

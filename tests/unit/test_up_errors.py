@@ -43,3 +43,14 @@ def test_an_unhealthy_service_fails_with_what_it_waited_for_and_its_log(settings
 def test_unknown_service_names_are_refused():
     with pytest.raises(stack_up.StackError, match="unknown service"):
         stack_up.select(["kafak"])
+
+
+def test_a_private_folder_is_not_reachable_by_the_server_user(tmp_path):
+    from apps.stack.services.postgres import reachable_by_others
+
+    private = tmp_path / "home"
+    (private / "repo" / ".stack").mkdir(parents=True)
+    private.chmod(0o700)
+    assert not reachable_by_others(private / "repo" / ".stack")
+    private.chmod(0o755)
+    assert reachable_by_others(private / "repo" / ".stack") == reachable_by_others(tmp_path / "x")

