@@ -87,10 +87,19 @@ def logs(c, name, follow=False, lines=100):
 @task
 def doctor(c):
     """Check Java, Go, Maven, uv, disk and ports; say what is missing and how to get it."""
-    from apps.stack.doctor import prerequisites
-    from apps.stack.runtime import docker_engine_answers
+    from apps.settings import get_settings
+    from apps.stack.doctor import Finding, prerequisites
+    from apps.stack.envfile import ensure_env
+    from apps.stack.runtime import choose, docker_engine_answers
+    from apps.stack.services import ALL
+    from apps.stack.up import port_conflicts
 
-    findings = prerequisites(native=True)
+    ensure_env()
+    settings = get_settings()
+    conflicts = port_conflicts(list(ALL), settings, choose(settings))
+    findings = prerequisites(native=True) + [
+        Finding("Ports", not conflicts, "; ".join(conflicts) or "every port is free or shopstream's",
+                "stop those processes or change the ports in .env" if conflicts else "")]
     for f in findings:
         mark = "[green]ok[/]  " if f.ok else "[red]missing[/]"
         console.print(f"{mark} {f.check}: {f.detail}" + (f" -> {f.fix}" if f.fix else ""))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import psutil
+
 from rich.table import Table
 
 from apps.settings import Settings
@@ -19,6 +21,23 @@ class ServiceStatus:
     reason: str
     processes: dict[str, str]  # program -> "RUNNING pid 123, up 0:05:12"
     credentials: str
+    memory_mib: float  # proportional set size of its process trees (shared pages split)
+
+
+def tree_memory_mib(pid: int) -> float:
+    """PSS of a process and its children, in MiB (0 when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0
+    for proc in tree:
+        try:
+            total += proc.memory_full_info().pss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return total / 2**20
 
 
 def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
@@ -26,17 +45,20 @@ def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
     rows = []
     for service in ALL:
         reason = service.health(settings).check()
-        processes = {}
+        processes, memory = {}, 0.0
         if runtime.on_host(service):
             for program in service.programs(settings):
                 info = supervised.get(program.name)
                 processes[program.name] = (
                     f"{info['statename']} {info['description']}" if info else "not started"
                 )
+                if info and info["pid"]:
+                    memory += tree_memory_mib(info["pid"])
         else:
             processes.update({name: "container" for name in service.compose_services})
         rows.append(ServiceStatus(service.name, service.url(settings), reason is None,
-                                  reason or "", processes, service.credentials))
+                                  reason or "", processes, service.credentials,
+                                  round(memory, 1)))
     return rows
 
 
@@ -45,12 +67,17 @@ def as_json(rows: list[ServiceStatus]) -> list[dict]:
 
 
 def table(rows: list[ServiceStatus], runtime: str) -> Table:
-    out = Table(title=f"shopstream stack ({runtime} runtime)", title_justify="left")
-    for column in ("service", "URL", "status", "processes", "credentials"):
-        out.add_column(column, overflow="fold", min_width=8 if column == "service" else None)
+    total = sum(r.memory_mib for r in rows)
+    out = Table(title=f"shopstream stack ({runtime} runtime)", title_justify="left",
+                caption=f"memory (PSS) of all supervised processes: {total:,.0f} MiB",
+                caption_justify="left")
+    for column in ("service", "URL", "status", "processes", "memory", "credentials"):
+        out.add_column(column, overflow="fold", min_width=8 if column == "service" else None,
+                       justify="right" if column == "memory" else "left")
     for r in rows:
         status = "[green]healthy[/]" if r.healthy else f"[red]down[/]: {r.reason[:160]}"
-        out.add_row(r.service, r.url, status, _processes(r.processes), r.credentials)
+        memory = f"{r.memory_mib:,.0f} MiB" if r.memory_mib else "-"
+        out.add_row(r.service, r.url, status, _processes(r.processes), memory, r.credentials)
     return out
 
 

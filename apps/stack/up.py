@@ -68,7 +68,8 @@ def _our_pids(runtime: Runtime) -> set[int]:
     return pids
 
 
-def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -> None:
+def port_conflicts(services: list[Service], settings: Settings, runtime: Runtime) -> list[str]:
+    """Ports of the contract held by a process that is not one of shopstream's."""
     ours = _our_pids(runtime)
     taken = []
     for service in (s for s in services if runtime.on_host(s)):
@@ -77,6 +78,11 @@ def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -
                 holder = ports.holder(port)
                 if not any(holder.startswith(f"pid {pid} ") for pid in ours):
                     taken.append(f"port {port} ({service.name}) is taken by {holder}")
+    return taken
+
+
+def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -> None:
+    taken = port_conflicts(services, settings, runtime)
     if taken:
         raise StackError("cannot start: " + "; ".join(taken) +
                          ". Stop that process or change the port in .env.")
