@@ -18,7 +18,7 @@ console = Console()
 @contextmanager
 def explained():
     """Print a StackError as a plain message and exit non-zero, without a traceback."""
-    from apps.stack.up import StackError
+    from apps.stack.spec import StackError
 
     try:
         yield

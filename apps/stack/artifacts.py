@@ -16,9 +16,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from apps.stack import cache
+from apps.stack.spec import StackError
 
 
-class ProvisionError(RuntimeError):
+class ProvisionError(StackError):
     """A build or download failed; the message carries the tool's last output lines."""
 
 

@@ -7,11 +7,10 @@ from pathlib import Path
 from apps.settings import get_settings
 from apps.stack.paths import LOG_DIR
 from apps.stack.services import ALL
+from apps.stack.spec import StackError
 
 
 def log_files(name: str) -> list[Path]:
-    from apps.stack.up import StackError
-
     settings = get_settings()
     programs = {s.name: [p.name for p in s.programs(settings)] for s in ALL}
     names = programs.get(name) or ([name] if any(name in ps for ps in programs.values()) else None)

@@ -9,6 +9,10 @@ from pathlib import Path
 from apps.settings import Settings
 
 
+class StackError(RuntimeError):
+    """A failure explained to the user: `invoke` prints it without a traceback."""
+
+
 @dataclass(frozen=True)
 class Program:
     """One long-running process, supervised (restarted on crash, one log file)."""

@@ -21,11 +21,7 @@ from apps.stack.envfile import ensure_env
 from apps.stack.paths import LOG_DIR
 from apps.stack.runtime import Runtime, choose
 from apps.stack.services import ALL
-from apps.stack.spec import Health, Service
-
-
-class StackError(RuntimeError):
-    """A failure `invoke up` explains to the user (printed without a traceback)."""
+from apps.stack.spec import Health, Service, StackError
 
 
 def select(skip: Iterable[str] = ()) -> list[Service]:

@@ -12,7 +12,7 @@ from apps.settings import REPO_ROOT, Settings
 from apps.stack import probes
 from apps.stack.artifacts import PythonVenv
 from apps.stack.paths import CONFIG_DIR, data_dir
-from apps.stack.spec import Health, Program, Service
+from apps.stack.spec import Health, Program, Service, StackError
 from apps.stack.templates import render
 
 AIRFLOW_VERSION = "3.3.2"
@@ -77,7 +77,7 @@ def prepare(settings: Settings) -> None:
                           capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])
-        raise RuntimeError(f"airflow db migrate failed:\n{tail}")
+        raise StackError(f"airflow db migrate failed:\n{tail}")
     marker.touch()
 
 

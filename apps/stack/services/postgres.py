@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from apps.settings import REPO_ROOT, Settings
 from apps.stack import probes
 from apps.stack.paths import data_dir
-from apps.stack.spec import Health, Program, Service
+from apps.stack.spec import Health, Program, Service, StackError
 
 SERVER_USER = "shopstream"  # used only when running as root
 SYSTEM_HOME = Path("/var/lib/shopstream")
@@ -122,15 +122,25 @@ def prepare(settings: Settings) -> None:
     if DATA.is_symlink():
         DATA.unlink()
     partial.mkdir(parents=True)
+    # initdb reads the superuser's password from a file beside the new cluster, owned by
+    # the server user and removed right after.
+    pwfile = home.with_name(".superuser-password")
+    pwfile.write_text(settings.postgres_superuser_password.get_secret_value())
+    pwfile.chmod(0o600)
     user = _run_as()
     if user:
         account = pwd.getpwnam(user)
-        os.chown(partial, account.pw_uid, account.pw_gid)
-    # The password goes through a pipe: no file for the server user to reach.
-    subprocess.run([_bin("initdb"), "-D", str(partial), "-U", SUPERUSER, "--pwfile=/dev/stdin",
-                    "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"],
-                   input=settings.postgres_superuser_password.get_secret_value(), text=True,
-                   check=True, capture_output=True, user=user)
+        for path in (partial, pwfile):
+            os.chown(path, account.pw_uid, account.pw_gid)
+    try:
+        initdb = subprocess.run(
+            [_bin("initdb"), "-D", str(partial), "-U", SUPERUSER, f"--pwfile={pwfile}",
+             "--auth=scram-sha-256", "--encoding=UTF8", "--no-locale"],
+            capture_output=True, text=True, user=user)
+    finally:
+        pwfile.unlink()
+    if initdb.returncode != 0:
+        raise StackError(f"initdb failed: {initdb.stdout}{initdb.stderr}")
     partial.rename(home)
     if home != DATA:
         DATA.parent.mkdir(parents=True, exist_ok=True)
