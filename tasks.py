@@ -113,3 +113,31 @@ def test(c, unit=False, k=""):
     """Run the tests (integration tests need `invoke up` first)."""
     target = "tests/unit" if unit else "tests"
     c.run(f"{sys.executable} -m pytest {target} {'-k ' + repr(k) if k else ''}", pty=False)
+
+
+@task(help={
+    "rate": "purchases per second (each comes with its session's events)",
+    "duration": "seconds to run; 0 runs until Ctrl-C",
+    "seed": "the same seed sends the same records",
+    "users": "size of the user base",
+    "products": "size of the product catalogue",
+})
+def generate(c, rate=5, duration=0, seed=None, users=None, products=None):
+    """Send realistic Faker traffic to the API every second, with a live counter."""
+    from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS, run
+
+    summary = run(int(rate), float(duration) or None, None if seed is None else int(seed),
+                  int(users or DEFAULT_USERS), int(products or DEFAULT_PRODUCTS), console=console)
+    if summary.failed:
+        raise Exit(code=1)
+
+
+@task(help={"what": "which benchmark: ingest"})
+def bench(c, what="ingest"):
+    """Measure a part of shopstream side by side with a reference, in one run."""
+    benchmarks = {"ingest": "apps.bench.ingest"}
+    if what not in benchmarks:
+        raise Exit(f"unknown benchmark {what!r}; known: {', '.join(benchmarks)}", code=2)
+    import importlib
+
+    importlib.import_module(benchmarks[what]).run(console=console)

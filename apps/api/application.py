@@ -1,0 +1,41 @@
+"""The ingestion API's FastAPI application, built from settings and a publisher."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from apps.api import openapi
+from apps.api.errors import ApiError, handle_api_error
+from apps.api.publisher import KafkaPublisher
+from apps.api.routes import bench, health, ingest
+from apps.settings import Settings
+
+DESCRIPTION = """Every record that enters shopstream comes through here. A record answered
+202 is in Kafka (acks=all); a 503 claims nothing and asks the client to retry. The records'
+contract is published as JSON Schema in `docs/contract/`."""
+
+
+def create_app(settings: Settings, publisher: KafkaPublisher | None = None, *,
+               with_bench: bool = False) -> FastAPI:
+    if publisher is None:
+        publisher = KafkaPublisher(settings.kafka_servers, settings.api_kafka_ack_timeout)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await publisher.start()
+        yield
+        await publisher.stop()
+
+    app = FastAPI(title="shopstream ingestion API", version="1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.settings = settings
+    app.state.publisher = publisher
+    app.include_router(ingest.router)
+    app.include_router(health.router)
+    if with_bench:
+        app.include_router(bench.router)
+    app.add_exception_handler(ApiError, handle_api_error)
+    openapi.install(app)
+    return app

@@ -1,0 +1,80 @@
+"""The ingestion endpoints: validate against the contract, hand to Kafka, answer once acked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, TypeAdapter
+
+from apps.api import metrics, openapi
+from apps.api.body import check_content_type, read_body, validate
+from apps.api.deps import PublisherDep
+from apps.api.errors import kafka_unavailable
+from apps.api.publisher import KafkaUnavailable, Message
+from apps.contract.jsonschema import PurchasedItemsBody
+from apps.contract.models import (
+    MAX_BODY_BYTES,
+    MAX_PURCHASES_PER_REQUEST,
+    Purchase,
+    UserEvent,
+    kafka_key,
+    kafka_value,
+    topic_for,
+)
+
+router = APIRouter(tags=["ingestion"])
+
+USER_EVENT = TypeAdapter(UserEvent)
+PURCHASED_ITEMS = TypeAdapter(PurchasedItemsBody)
+
+
+class Accepted(BaseModel):
+    accepted: int
+
+
+class Refusal(BaseModel):
+    error: str
+    detail: str | list[dict]
+
+
+REFUSALS = {
+    413: {"model": Refusal, "description": "The body is larger than 2 MiB"},
+    415: {"model": Refusal, "description": "The body is not UTF-8 JSON"},
+    422: {"model": Refusal, "description": "A record breaks the contract; each bad field is named"},
+    503: {"model": Refusal, "description": "Kafka did not acknowledge; nothing was accepted. "
+                                           "Retry after the `Retry-After` seconds"},
+}
+
+
+async def _records(request: Request, adapter: TypeAdapter):
+    check_content_type(request.headers.get("content-type"))
+    return validate(adapter, await read_body(request, MAX_BODY_BYTES))
+
+
+async def _publish(request: Request, publisher, records: Sequence[UserEvent | Purchase]) -> Response:
+    topic = topic_for(records[0])
+    messages = [Message(topic, kafka_key(r), kafka_value(r)) for r in records]
+    try:
+        await publisher.publish(messages)
+    except KafkaUnavailable as exc:
+        raise kafka_unavailable(str(exc), len(messages)) from None
+    metrics.REQUESTS.labels(request.url.path, 202).inc()
+    metrics.RECORDS_ACCEPTED.labels(topic).inc(len(messages))
+    return Response(b'{"accepted":%d}' % len(messages), 202, media_type="application/json")
+
+
+@router.put("/SendEvent", status_code=202, response_model=Accepted, responses=REFUSALS,
+            openapi_extra=openapi.json_body(UserEvent), summary="Ingest one user event")
+async def send_event(request: Request, publisher: PublisherDep) -> Response:
+    """One UserEvent to the `UserEvents` topic (key: UserId), answered once Kafka acked it."""
+    return await _publish(request, publisher, [await _records(request, USER_EVENT)])
+
+
+@router.post("/PurchasedItems", status_code=202, response_model=Accepted, responses=REFUSALS,
+             openapi_extra=openapi.json_body(Purchase, array=(1, MAX_PURCHASES_PER_REQUEST)),
+             summary="Ingest 1 to 1000 purchases")
+async def purchased_items(request: Request, publisher: PublisherDep) -> Response:
+    """An array of Purchases to the `PurchasedItem` topic (key: UserId), all or nothing:
+    202 only once Kafka acknowledged every one of them."""
+    return await _publish(request, publisher, await _records(request, PURCHASED_ITEMS))

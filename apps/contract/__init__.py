@@ -1,0 +1,1 @@
+"""shopstream's data contract: the records, their rules, their Kafka form and schemas."""

@@ -1,0 +1,54 @@
+"""The Spark schema of a contract record, derived from the model (never written by hand)."""
+
+from __future__ import annotations
+
+import types
+import typing
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DataType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+_SCALARS: dict[type, DataType] = {
+    str: StringType(),
+    float: DoubleType(),
+    int: LongType(),
+    bool: BooleanType(),
+    datetime: TimestampType(),
+}
+
+
+def spark_type(annotation: object) -> DataType:
+    """The Spark type of a (pydantic-unwrapped) field annotation."""
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        [item] = typing.get_args(annotation)
+        return ArrayType(spark_type(item), containsNull=False)
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"the contract has no optional or union fields: {annotation}")
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return spark_schema(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return StringType()
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]
+    raise TypeError(f"no Spark type for {annotation!r}")
+
+
+def spark_schema(model: type[BaseModel]) -> StructType:
+    """A StructType with the model's fields, in order; every field is required, so not null."""
+    return StructType([
+        StructField(name, spark_type(field.annotation), nullable=not field.is_required())
+        for name, field in model.model_fields.items()
+    ])

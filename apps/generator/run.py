@@ -1,0 +1,87 @@
+"""Runs the generator: builds traffic, sends it, shows progress, returns a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import time
+from dataclasses import asdict, dataclass
+
+from rich.console import Console
+from rich.live import Live
+
+from apps.generator.sender import Stats, run_batches
+from apps.generator.traffic import TrafficBuilder
+from apps.settings import get_settings
+
+DEFAULT_USERS = 2000
+DEFAULT_PRODUCTS = 500
+LOG_EVERY_S = 10  # progress line period when the output is a log file, not a terminal
+
+
+@dataclass(frozen=True)
+class Summary:
+    seed: int
+    seconds: float
+    sent: int
+    accepted: int
+    retried: int
+    failed: int
+    user_events: int
+    purchases: int
+    last_error: str
+
+
+def status_line(stats: Stats) -> str:
+    line = (f"sent {stats.sent} · accepted {stats.accepted} "
+            f"({stats.user_events} events, {stats.purchases} purchases) · "
+            f"retried {stats.retried} · failed {stats.failed}")
+    return line + (f" · last error: {stats.last_error[:120]}" if stats.last_error else "")
+
+
+async def _progress(stats: Stats, console: Console) -> None:
+    if console.is_terminal:
+        with Live(status_line(stats), console=console, refresh_per_second=4) as live:
+            while True:
+                await asyncio.sleep(0.25)
+                live.update(status_line(stats))
+    while True:
+        await asyncio.sleep(LOG_EVERY_S)
+        console.print(status_line(stats), soft_wrap=True)
+
+
+async def _run(builder: TrafficBuilder, rate: int, duration: float | None, api_url: str,
+               stats: Stats, console: Console) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # a supervisor stops us with SIGTERM
+        loop.add_signal_handler(sig, stop.set)
+    progress = asyncio.create_task(_progress(stats, console))
+    try:
+        await run_batches(builder, rate, api_url, stats, stop, duration)
+    finally:
+        progress.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def run(rate: int, duration: float | None = None, seed: int | None = None,
+        users: int = DEFAULT_USERS, products: int = DEFAULT_PRODUCTS,
+        api_url: str | None = None, console: Console | None = None) -> Summary:
+    """Send `rate` purchases per second (with their sessions' events) for `duration`
+    seconds, or until SIGINT/SIGTERM when it is None."""
+    if rate < 1 or users < 1 or products < 1:
+        raise ValueError("rate, users and products must be at least 1")
+    console = console or Console()
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    api_url = api_url or get_settings().api_url
+    console.print(f"generator: seed {seed}, {rate} purchases/s, {users} users, "
+                  f"{products} products -> {api_url}", soft_wrap=True)
+    builder = TrafficBuilder(seed, users, products)
+    stats = Stats()
+    started = time.monotonic()
+    asyncio.run(_run(builder, rate, duration, api_url, stats, console))
+    summary = Summary(seed=seed, seconds=round(time.monotonic() - started, 1), **asdict(stats))
+    console.print(f"generator done in {summary.seconds}s: {status_line(stats)}", soft_wrap=True)
+    return summary

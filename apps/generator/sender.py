@@ -1,0 +1,132 @@
+"""Sends the generator's batches to the ingestion API, retrying until each record is accepted.
+
+503s and connection errors are retried with exponential backoff; a record is only ever
+counted as accepted (202) or failed (refused for good, or still unsent when the run
+stops), never dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass
+
+import httpx
+from pydantic import TypeAdapter
+
+from apps.contract.models import MAX_PURCHASES_PER_REQUEST, Purchase, UserEvent, kafka_value
+from apps.generator.traffic import Batch
+
+RETRYABLE_STATUS = {502, 503, 504}
+FIRST_BACKOFF_S = 0.2
+MAX_BACKOFF_S = 5.0
+RETRY_GRACE_S = 30.0  # a bounded run keeps retrying this long after its last batch
+SESSIONS_IN_FLIGHT = 16  # sessions sent concurrently; a session's events stay in order
+JSON = {"content-type": "application/json"}
+PURCHASES = TypeAdapter(list[Purchase])
+
+
+@dataclass(slots=True)
+class Stats:
+    sent: int = 0  # records handed to the API for the first time
+    accepted: int = 0
+    retried: int = 0  # records sent again after a 503 or a connection error
+    failed: int = 0  # refused for good, or unsent when the run stopped
+    user_events: int = 0  # accepted, by kind
+    purchases: int = 0
+    last_error: str = ""
+
+
+class Stopped(Exception):
+    """The run is over (duration reached or a signal): pending records count as failed."""
+
+
+class Sender:
+    def __init__(self, client: httpx.AsyncClient, stats: Stats, stop: asyncio.Event):
+        self.client = client
+        self.stats = stats
+        self.stop = stop
+
+    async def send_batch(self, batch: Batch) -> None:
+        gate = asyncio.Semaphore(SESSIONS_IN_FLIGHT)
+
+        async def session(events: list[UserEvent]) -> None:
+            async with gate:
+                for i, event in enumerate(events):
+                    try:
+                        if await self._deliver("PUT", "/SendEvent", kafka_value(event), 1):
+                            self.stats.user_events += 1
+                    except Stopped:
+                        self.stats.failed += len(events) - i - 1  # never sent
+                        return
+
+        chunks = [batch.purchases[i:i + MAX_PURCHASES_PER_REQUEST]
+                  for i in range(0, len(batch.purchases), MAX_PURCHASES_PER_REQUEST)]
+        await asyncio.gather(*(session(s) for s in batch.sessions),
+                             *(self._send_purchases(c) for c in chunks))
+
+    async def _send_purchases(self, purchases: list[Purchase]) -> None:
+        body = PURCHASES.dump_json(purchases)
+        try:
+            if await self._deliver("POST", "/PurchasedItems", body, len(purchases)):
+                self.stats.purchases += len(purchases)
+        except Stopped:
+            pass
+
+    async def _deliver(self, method: str, path: str, body: bytes, records: int) -> bool:
+        """Send until 202 (True); a refusal that retrying cannot fix is False, loudly.
+        Raises Stopped, counting the records as failed, if the run stops meanwhile."""
+        self.stats.sent += records
+        backoff = FIRST_BACKOFF_S
+        while True:
+            try:
+                response = await self.client.request(method, path, content=body, headers=JSON)
+                if response.status_code == 202:
+                    self.stats.accepted += records
+                    return True
+                problem = f"{method} {path}: {response.status_code} {response.text[:300]}"
+                if response.status_code not in RETRYABLE_STATUS:
+                    self.stats.last_error = problem
+                    self.stats.failed += records
+                    return False
+            except httpx.TransportError as exc:
+                problem = f"{method} {path}: {type(exc).__name__} {exc}"
+            self.stats.last_error = problem
+            if self.stop.is_set():
+                self.stats.failed += records
+                raise Stopped(problem)
+            self.stats.retried += records
+            try:  # back off, but wake at once if the run is stopped meanwhile
+                await asyncio.wait_for(self.stop.wait(), backoff)
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, MAX_BACKOFF_S)
+
+
+async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyncio.Event,
+                      duration: float | None) -> None:
+    """A fresh batch of `rate` purchases (and their sessions) at each whole second.
+
+    With a duration, that is one batch per started second; retries of the last batches
+    get RETRY_GRACE_S more before what is still unsent is counted as failed.
+    """
+    batches = None if duration is None else max(1, math.ceil(duration))
+    give_up = None
+    if duration is not None:
+        give_up = asyncio.get_running_loop().call_later(duration + RETRY_GRACE_S, stop.set)
+    limits = httpx.Limits(max_connections=SESSIONS_IN_FLIGHT + 2)
+    async with httpx.AsyncClient(base_url=api_url, timeout=30.0, limits=limits) as client:
+        sender = Sender(client, stats, stop)
+        started, sent_batches = time.monotonic(), 0
+        while not stop.is_set() and (batches is None or sent_batches < batches):
+            await sender.send_batch(builder.batch(rate))
+            sent_batches += 1
+            if batches is not None and sent_batches == batches:
+                break
+            try:  # the next whole second, or at once if sending took longer
+                await asyncio.wait_for(stop.wait(), started + sent_batches - time.monotonic())
+            except TimeoutError:
+                pass
+    if give_up:
+        give_up.cancel()
