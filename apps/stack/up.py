@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import psutil
 from rich.console import Console
@@ -122,13 +122,38 @@ def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
     check_ports(services, settings, runtime)
     provision(services, settings, runtime, console)
     runtime.supervisor.launch(runtime.host_programs(services, settings))
-    for service in services:
+    start_all(services, settings, runtime, console)
+    return runtime
+
+
+def start_all(services: list[Service], settings: Settings, runtime: Runtime,
+              console: Console) -> None:
+    """Start each service as soon as what it needs is healthy: independent servers
+    (Kafka's JVM, Airflow's migrations, SeaweedFS) warm up side by side."""
+    started: dict[str, Future] = {}
+    waiting = {s.name for s in services}
+
+    def bring_up(service: Service) -> None:
+        for need in service.needs:
+            if need in started:
+                started[need].result()  # a failed dependency fails this service too
         health = service.health(settings)
         if health.check() is not None:
-            with console.status(f"starting {service.name}: waiting for {health.what}"):
-                runtime.start(service, settings)
-                wait_healthy(service, health, settings)
+            runtime.start(service, settings)
+            wait_healthy(service, health, settings)
         if service.bootstrap:
             service.bootstrap(settings)
+        waiting.discard(service.name)
         console.print(f"[green]✔[/] {service.name} healthy")
-    return runtime
+
+    with console.status("starting") as status, ThreadPoolExecutor(len(services)) as pool:
+        for service in services:
+            started[service.name] = pool.submit(bring_up, service)
+        try:
+            while not all(f.done() for f in started.values()):
+                status.update(f"waiting for {', '.join(sorted(waiting))}")
+                time.sleep(0.5)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    for service in services:  # the first failure, in start order
+        started[service.name].result()
