@@ -132,12 +132,16 @@ def generate(c, rate=5, duration=0, seed=None, users=None, products=None):
         raise Exit(code=1)
 
 
-@task(help={"what": "which benchmark: ingest"})
-def bench(c, what="ingest"):
-    """Measure a part of shopstream side by side with a reference, in one run."""
-    benchmarks = {"ingest": "apps.bench.ingest"}
-    if what not in benchmarks:
-        raise Exit(f"unknown benchmark {what!r}; known: {', '.join(benchmarks)}", code=2)
+@task(help={"what": "which benchmark: ingest, or all"})
+def bench(c, what):
+    """Measure a part of shopstream side by side with a reference, in one run:
+    `invoke bench ingest`, or `invoke bench all`."""
     import importlib
 
-    importlib.import_module(benchmarks[what]).run(console=console)
+    benchmarks = {"ingest": "apps.bench.ingest"}
+    chosen = list(benchmarks) if what == "all" else [what]
+    unknown = [name for name in chosen if name not in benchmarks]
+    if unknown:
+        raise Exit(f"unknown benchmark {unknown[0]!r}; known: {', '.join(benchmarks)}", code=2)
+    for name in chosen:
+        importlib.import_module(benchmarks[name]).run(console=console)

@@ -31,6 +31,7 @@ class LocalApi:
     host: str
     port: int
     log: Path
+    pid: int
 
     @property
     def url(self) -> str:
@@ -71,7 +72,7 @@ def running_api(settings: Settings, log: Path, *, ack_timeout_s: float | None = 
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)
     try:
-        yield LocalApi(host, port, log)
+        yield LocalApi(host, port, log, process.pid)
     finally:
         process.terminate()
         try:

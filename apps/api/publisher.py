@@ -4,9 +4,9 @@ The producer is created lazily and re-created after a fatal error, so the API st
 Kafka is down and recovers by itself when it returns. Waiting never blocks the event loop:
 the producer's I/O thread reports each acknowledgement through `call_soon_threadsafe`.
 
-A record's delivery timeout is shorter than the API's ack timeout, so by the time a request
-is answered 503 its unacknowledged records have expired inside the producer: they are never
-sent later behind the client's back.
+A record's delivery timeout is the API's ack timeout, and a producer that failed a request
+is stopped at once (aborting what it still holds) and replaced: a request answered 503 has
+nothing left in the API that could still be sent behind the client's back.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError
+from kafka.errors import KafkaError
 
 from apps.api import metrics
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
@@ -113,7 +113,7 @@ class KafkaPublisher:
             self._keeper.cancel()
         if self._producer is not None:
             producer, self._producer = self._producer, None
-            await asyncio.to_thread(producer.close, self._ack_timeout_s)
+            await asyncio.to_thread(_close, producer, self._ack_timeout_s)
 
     def readiness(self) -> tuple[bool, str]:
         """Ready when a producer exists and holds a live connection to a broker."""
@@ -140,14 +140,12 @@ class KafkaPublisher:
             raise KafkaUnavailable(f"Kafka refused the records: {exc}") from exc
         try:
             await asyncio.wait_for(acks.future, self._ack_timeout_s + ACK_GRACE_S)
-        except TimeoutError as exc:
-            raise KafkaUnavailable(
-                f"Kafka did not acknowledge within {self._ack_timeout_s:g}s") from exc
-        except KafkaTimeoutError as exc:
-            raise KafkaUnavailable(f"Kafka did not acknowledge in time: {exc}") from exc
-        except KafkaError as exc:
+        except (TimeoutError, KafkaError) as exc:
+            # Any failure retires the producer, a timeout too: after expiring records that
+            # were in flight, kafka-python's idempotent producer can wedge for good.
             self._retire(producer, exc)
-            raise KafkaUnavailable(f"Kafka failed the records: {exc}") from exc
+            why = str(exc) or f"no acknowledgement within {self._ack_timeout_s:g}s"
+            raise KafkaUnavailable(f"Kafka did not acknowledge: {why}") from exc
         metrics.KAFKA_ACK_SECONDS.labels(messages[0].topic).observe(
             time.perf_counter() - started)
 
@@ -172,8 +170,10 @@ class KafkaPublisher:
             log.info("connected to Kafka at %s", self._config["bootstrap_servers"])
         except Exception as exc:  # any bootstrap failure: report, retry later
             self._last_failed_connect = time.monotonic()
-            self._last_error = f"cannot connect to Kafka: {exc}"
-            log.warning(self._last_error)
+            error = f"cannot connect to Kafka: {exc}"
+            if error != self._last_error:  # once per outage, not once per attempt
+                log.warning(error)
+            self._last_error = error
 
     def _create_producer(self) -> KafkaProducer:
         producer = self._factory(**self._config)
@@ -182,7 +182,7 @@ class KafkaPublisher:
                 if not producer.partitions_for(topic):  # fetch metadata now, not in send()
                     raise KafkaError(f"topic {topic} has no partitions")
         except Exception:
-            producer.close(0)
+            _close(producer, 0)
             raise
         return producer
 
@@ -195,18 +195,22 @@ class KafkaPublisher:
             await asyncio.sleep(RECONNECT_INTERVAL_S)
 
     def _retire(self, producer: KafkaProducer, error: BaseException) -> None:
-        """Drop a producer after a fatal error; the next request or the keeper makes a new one."""
+        """Stop a producer that failed (the records it still holds fail too: their requests
+        answer 503); the next request or the keeper makes a new one."""
         if self._producer is not producer:
             return
         self._producer = None
         self._last_error = f"producer failed: {error}"
         log.warning("retiring the Kafka producer: %s", error)
-        threading.Thread(target=_close_quietly, args=(producer, self._ack_timeout_s),
-                         daemon=True).start()
+        threading.Thread(target=_close, args=(producer, 0), daemon=True).start()
 
 
-def _close_quietly(producer: KafkaProducer, timeout_s: float) -> None:
+def _close(producer: KafkaProducer, timeout_s: float) -> None:
+    """Close within `timeout_s`; what is still unacknowledged then is aborted, never sent."""
     try:
         producer.close(timeout_s)
-    except Exception as exc:  # a failed producer may not flush; it is discarded either way
-        log.warning("closing the retired Kafka producer: %s", exc)
+    except Exception as exc:
+        log.warning("closing the Kafka producer: %s", exc)
+        # kafka-python's close() raises on a flush timeout before it stops its I/O thread;
+        # stop it directly, or a wedged producer would go on holding records and a thread.
+        producer._sender.force_close()

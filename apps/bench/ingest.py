@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 from kafka import KafkaProducer
 from pydantic import TypeAdapter
 from rich.console import Console
@@ -40,6 +41,11 @@ class Row:
     name: str
     records_per_request: int
     result: LoadResult
+    cpu_seconds: float  # CPU the server (or, for (d), the raw producer) spent on it
+
+    @property
+    def cpu_us_per_record(self) -> float:
+        return 1e6 * self.cpu_seconds / (self.requests * self.records_per_request)
 
     @property
     def requests(self) -> int:
@@ -74,6 +80,11 @@ def _records(seed: int, events: int, purchase_requests: int, per_request: int):
     return event_pool[:events], arrays
 
 
+def _cpu_seconds(pid: int | None = None) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
 def _raw_producer(settings, arrays: list[list[Purchase]], threads: int) -> LoadResult:
     """(d): each array produced by one of `threads` workers, which waits for all its acks."""
     config = producer_config(settings.kafka_servers, settings.api_kafka_ack_timeout)
@@ -102,12 +113,13 @@ def _raw_producer(settings, arrays: list[list[Purchase]], threads: int) -> LoadR
 def table(rows: list[Row]) -> Table:
     out = Table(title="shopstream ingestion benchmark")
     for column in ("scenario", "requests", "non-202", "requests/s", "records/s",
-                   "p50 ms", "p99 ms"):
+                   "p50 ms", "p99 ms", "CPU µs/record"):
         out.add_column(column, justify="left" if column == "scenario" else "right")
     for row in rows:
         out.add_row(row.name, str(row.requests), str(row.failures),
                     f"{row.requests_per_s:,.0f}", f"{row.records_per_s:,.0f}",
-                    f"{row.latency_ms(0.5):.1f}", f"{row.latency_ms(0.99):.1f}")
+                    f"{row.latency_ms(0.5):.1f}", f"{row.latency_ms(0.99):.1f}",
+                    f"{row.cpu_us_per_record:,.0f}")
     return out
 
 
@@ -130,20 +142,23 @@ def run(events: int = 5000, purchase_requests: int = 40, per_request: int = 500,
         bulk = [http_request("POST", "/PurchasedItems", target, PURCHASES.dump_json(a))
                 for a in arrays]
 
-        def measure(requests: list[bytes], concurrency: int) -> LoadResult:
+        def measure(name: str, per: int, requests: list[bytes], concurrency: int) -> Row:
             warm_up, measured = requests[:concurrency * 2], requests[concurrency * 2:]
             asyncio.run(load(api.host, api.port, warm_up, concurrency, max_seconds))
-            return asyncio.run(load(api.host, api.port, measured, concurrency, max_seconds))
+            cpu = _cpu_seconds(api.pid)
+            result = asyncio.run(load(api.host, api.port, measured, concurrency, max_seconds))
+            return Row(name, per, result, _cpu_seconds(api.pid) - cpu)
 
         rows = [
-            Row("(a) PUT /bench/noop", 1, measure(noop, connections)),
-            Row("(b) PUT /SendEvent", 1, measure(send, connections)),
-            Row(f"(c) POST /PurchasedItems x{per_request}", per_request,
-                measure(bulk, purchase_connections)),
+            measure("(a) PUT /bench/noop", 1, noop, connections),
+            measure("(b) PUT /SendEvent", 1, send, connections),
+            measure(f"(c) POST /PurchasedItems x{per_request}", per_request, bulk,
+                    purchase_connections),
         ]
-    rows.append(Row(f"(d) raw kafka-python x{per_request}", per_request,
-                    _raw_producer(settings, arrays[purchase_connections * 2:],
-                                  purchase_connections)))
+    cpu = _cpu_seconds()
+    raw = _raw_producer(settings, arrays[purchase_connections * 2:], purchase_connections)
+    rows.append(Row(f"(d) raw kafka-python x{per_request}", per_request, raw,
+                    _cpu_seconds() - cpu))
     ratios = {"b/a": rows[1].records_per_s / rows[0].records_per_s,
               "c/d": rows[2].records_per_s / rows[3].records_per_s}
     console.print(table(rows))

@@ -118,14 +118,17 @@ async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyn
     limits = httpx.Limits(max_connections=SESSIONS_IN_FLIGHT + 2)
     async with httpx.AsyncClient(base_url=api_url, timeout=30.0, limits=limits) as client:
         sender = Sender(client, stats, stop)
-        started, sent_batches = time.monotonic(), 0
+        next_tick, sent_batches = time.monotonic(), 0
         while not stop.is_set() and (batches is None or sent_batches < batches):
             await sender.send_batch(builder.batch(rate))
             sent_batches += 1
             if batches is not None and sent_batches == batches:
                 break
-            try:  # the next whole second, or at once if sending took longer
-                await asyncio.wait_for(stop.wait(), started + sent_batches - time.monotonic())
+            # The next second; after a slow batch (an outage), at once, without a burst
+            # to catch up on the seconds missed.
+            next_tick = max(next_tick + 1.0, time.monotonic())
+            try:
+                await asyncio.wait_for(stop.wait(), next_tick - time.monotonic())
             except TimeoutError:
                 pass
     if give_up:

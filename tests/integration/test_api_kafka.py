@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -131,10 +133,23 @@ def test_accepted_records_are_in_kafka_byte_identical_on_their_topic_and_key(api
 def test_with_kafka_down_nothing_is_claimed_and_the_api_recovers_alone(
         api, stack, service_control, tmp_path):
     builder = TrafficBuilder(seed=20252, users=40, products=25)
-    refused, accepted = builder.batch(20), builder.batch(20)
+    refused, accepted, background = builder.batch(20), builder.batch(20), builder.batch(200)
     before = end_offsets(stack)
 
-    service_control.stop("kafka")
+    # Traffic keeps flowing while the broker stops, so records are in flight at that moment.
+    stopping = threading.Event()
+
+    def keep_sending() -> None:
+        for event in background.events:
+            if stopping.is_set():
+                return
+            put_event(api.url, event)
+
+    with ThreadPoolExecutor(1) as pool:
+        flow = pool.submit(keep_sending)
+        service_control.stop("kafka")
+        stopping.set()
+        flow.result()
     api.wait_for_health(503)
     with running_api(stack, tmp_path / "fresh-api.log", ack_timeout_s=ACK_TIMEOUT_S) as fresh:
         fresh.wait_for_health(503)  # it starts and serves while Kafka is down
