@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apps.settings import Settings
+from apps.stack.templates import ConfigFile
 
 
 class StackError(RuntimeError):
@@ -22,6 +23,7 @@ class Program:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None  # run as this user (PostgreSQL refuses to run as root)
+    files: tuple[ConfigFile, ...] = ()  # configuration it reads, written before it starts
     stop_signal: str = "TERM"
     stop_wait_seconds: int = 30
 

@@ -102,6 +102,9 @@ class Supervisor:
         """Write the config and start supervisord, or make a running one load the change."""
         for folder in (LOG_DIR, RUN_DIR):
             folder.mkdir(parents=True, exist_ok=True)
+        for program in programs:
+            for file in program.files:
+                file.write()
         text = render_conf(programs)
         changed = not CONF.exists() or CONF.read_text() != text
         CONF.write_text(text)

@@ -121,7 +121,9 @@ def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
     console.print(f"runtime: [bold]{runtime.name}[/]")
     check_ports(services, settings, runtime)
     provision(services, settings, runtime, console)
-    runtime.supervisor.launch(runtime.host_programs(services, settings))
+    # Every program is registered, skipped ones too: skipping means "do not start", and
+    # a program already running stays as it is.
+    runtime.supervisor.launch(runtime.host_programs(list(ALL), settings))
     start_all(services, settings, runtime, console)
     return runtime
 

@@ -38,3 +38,17 @@ def test_servers_have_containers_and_host_processes_do_not():
 def test_servers_bind_loopback(settings):
     argv = " ".join(a for s in ALL for p in s.programs(settings) for a in p.argv)
     assert "0.0.0.0" not in argv
+
+
+def test_describing_programs_writes_no_file(settings):
+    """`invoke status` and the tests compute specs: that must not touch the running stack."""
+    from apps.stack.paths import RUN_DIR
+
+    def snapshot():
+        return {p: p.read_bytes() for p in RUN_DIR.rglob("*") if p.is_file()}
+
+    before = snapshot()
+    programs = [p for s in ALL for p in s.programs(settings)]
+    assert snapshot() == before
+    assert {f.path.name for p in programs for f in p.files} == {
+        "server.properties", "s3.json", "passwords.json"}

@@ -21,13 +21,17 @@ HOME = data_dir("airflow")
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
+def passwords_file(settings: Settings):
+    """The admin's password, where Airflow's simple auth manager reads it."""
+    return render("airflow/passwords.json", user=settings.airflow_admin_user,
+                  password=settings.airflow_admin_password.get_secret_value())
+
+
 def environment(settings: Settings) -> dict[str, str]:
     """Airflow's whole configuration, as the AIRFLOW__SECTION__KEY variables it reads."""
     api = urlsplit(settings.airflow_url)
     db = urlsplit(settings.postgres_url)
     secret = settings.airflow_secret_key.get_secret_value()
-    passwords = render("airflow/passwords.json", user=settings.airflow_admin_user,
-                       password=settings.airflow_admin_password.get_secret_value())
     return {
         # Airflow starts its components by the name `airflow`: its venv must lead PATH.
         "PATH": f"{VENV.bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}",
@@ -42,7 +46,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__FERNET_KEY": settings.airflow_fernet_key.get_secret_value(),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(settings).path),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url.rstrip('/')}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
             f"postgresql+psycopg2://airflow:{settings.airflow_db_password.get_secret_value()}"
@@ -61,7 +65,8 @@ def programs(settings: Settings) -> list[Program]:
     env = environment(settings)
     airflow = str(VENV.bin() / "airflow")
     return [
-        Program(f"airflow-{component}", [airflow, component], env=env, cwd=HOME)
+        Program(f"airflow-{component}", [airflow, component], env=env, cwd=HOME,
+                files=(passwords_file(settings),))
         for component in ("api-server", "scheduler", "dag-processor", "triggerer")
     ]
 

@@ -38,6 +38,11 @@ def _java(main_class: str, *args: str, heap: str = "256m") -> list[str]:
     ]
 
 
+def programs(settings: Settings) -> list[Program]:
+    config = _server_properties(settings)
+    return [Program("kafka", _java("kafka.Kafka", str(config.path), heap="768m"), files=(config,))]
+
+
 def new_cluster_id() -> str:
     """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form."""
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -48,8 +53,9 @@ def prepare(settings: Settings) -> None:
         return
     DATA.mkdir(parents=True, exist_ok=True)
     config = _server_properties(settings)
+    config.write()
     subprocess.run(
-        _java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config)),
+        _java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config.path)),
         check=True, capture_output=True,
     )
 
@@ -92,7 +98,7 @@ SERVICE = Service(
     description=f"Apache Kafka {KAFKA_VERSION} (KRaft)",
     url=lambda s: s.kafka_bootstrap_servers,
     ports=lambda s: [host_port(s.kafka_servers[0])[1], s.kafka_controller_port],
-    programs=lambda s: [Program("kafka", _java("kafka.Kafka", str(_server_properties(s)), heap="768m"))],
+    programs=programs,
     health=health,
     provision=lambda s: JARS.provision(),
     is_provisioned=JARS.is_cached,

@@ -37,9 +37,9 @@ def programs(settings: Settings) -> list[Program]:
         f"-volume.port={settings.seaweedfs_volume_port}",
         "-volume.max=64",
         "-filer", f"-filer.port={settings.seaweedfs_filer_port}",
-        "-s3", f"-s3.port={endpoint.port}", f"-s3.config={identities}",
+        "-s3", f"-s3.port={endpoint.port}", f"-s3.config={identities.path}",
         "-s3.port.iceberg=0", "-s3.port.lance=0",  # catalogue servers shopstream does not use
-    ], cwd=DATA)]
+    ], cwd=DATA, files=(identities,))]
 
 
 def prepare(settings: Settings) -> None:
