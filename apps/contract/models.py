@@ -86,6 +86,14 @@ def _field_error(model: str, field: str, kind: str, message: str, value: object)
         type=PydanticCustomError(kind, message), loc=(field,), input=value)])
 
 
+def _discount_within_price(record: Record, price: str, discount: str) -> Record:
+    """Discounts are per unit: one larger than the unit price is refused, at the discount."""
+    if getattr(record, discount) > getattr(record, price):
+        raise _field_error(type(record).__name__, discount, "discount_above_price",
+                           f"{discount} must not exceed {price}", getattr(record, discount))
+    return record
+
+
 class EventAttributes(Record):
     ProductId: Id
     Price: Money = Field(description="unit price")
@@ -93,10 +101,7 @@ class EventAttributes(Record):
 
     @model_validator(mode="after")
     def _discount_within_price(self) -> EventAttributes:
-        if self.Discount > self.Price:
-            raise _field_error("EventAttributes", "Discount", "discount_above_price",
-                               "Discount must not exceed Price", self.Discount)
-        return self
+        return _discount_within_price(self, "Price", "Discount")
 
 
 class UserEvent(Record):
@@ -123,10 +128,7 @@ class Product(Record):
 
     @model_validator(mode="after")
     def _discount_within_price(self) -> Product:
-        if self.ItemDiscount > self.ItemPrice:
-            raise _field_error("Product", "ItemDiscount", "discount_above_price",
-                               "ItemDiscount must not exceed ItemPrice", self.ItemDiscount)
-        return self
+        return _discount_within_price(self, "ItemPrice", "ItemDiscount")
 
 
 class Purchase(Record):

@@ -29,17 +29,18 @@ def _locked(lock_path: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def entry_path(kind: str, key: str) -> Path:
-    return cache_dir() / kind / key
+def entry_path(kind: str, key: str, root: Path | None = None) -> Path:
+    return (root or cache_dir()) / kind / key
 
 
-def is_cached(kind: str, key: str) -> bool:
-    return entry_path(kind, key).is_dir()
+def is_cached(kind: str, key: str, root: Path | None = None) -> bool:
+    return entry_path(kind, key, root).is_dir()
 
 
-def cached(kind: str, key: str, build: Callable[[Path], None]) -> Path:
-    """The folder `<cache>/<kind>/<key>`, calling `build(tmp)` to fill it if absent."""
-    final = entry_path(kind, key)
+def cached(kind: str, key: str, build: Callable[[Path], None], root: Path | None = None) -> Path:
+    """The folder `<root>/<kind>/<key>` (root: the per-user cache), calling `build(tmp)`
+    to fill it if absent."""
+    final = entry_path(kind, key, root)
     if final.is_dir():
         return final
     with _locked(final.parent / f".{key}.lock"):

