@@ -11,6 +11,7 @@ become timestamps and enum members there); Python callers pass `datetime` and en
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
@@ -25,9 +26,29 @@ MAX_PURCHASES_PER_REQUEST = 1000
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 ID_MAX_LENGTH = 64
-# Not a business rule: the largest count a 64-bit column (Spark's LongType) can hold.
-MAX_ITEM_COUNT = 2**63 - 1
+MAX_ITEM_COUNT = 10_000
+MAX_PRODUCTS = 100
+# Unit amounts (Price, Discount, ItemPrice, ItemDiscount) stay below this, so that every
+# order total, at most MAX_PRODUCTS * MAX_ITEM_COUNT units, fits numeric(16, 2).
+MAX_UNIT_AMOUNT = 10_000_000
+MAX_TOTAL = MAX_PRODUCTS * MAX_ITEM_COUNT * MAX_UNIT_AMOUNT
 CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """How a money field is kept downstream (lake, PostgreSQL): decimal(precision, scale)."""
+
+    precision: int = 16
+    scale: int = 2
+
+
+MONEY_COLUMN = Stored()
+
+
+def _exact(value: float) -> Decimal:
+    """The decimal a JSON number was written as (floats keep 15 significant digits)."""
+    return Decimal(repr(value))
 
 
 def _printable(value: str) -> str:
@@ -45,7 +66,22 @@ def _as_utc(value: datetime) -> datetime:
 
 Id = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH,
                           description="1 to 64 printable characters"), AfterValidator(_printable)]
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+def _whole_cents(value: float) -> float:
+    if _exact(value).as_tuple().exponent < -MONEY_COLUMN.scale:
+        raise ValueError(f"must have at most {MONEY_COLUMN.scale} decimals")
+    return value
+
+
+# Money travels as a JSON number, exact to the cent; downstream it is a decimal column.
+_CENTS_SCHEMA = {"multipleOf": float(CENT)}  # published; checked exactly by _whole_cents
+UnitAmount = Annotated[float, Field(ge=0, lt=MAX_UNIT_AMOUNT, allow_inf_nan=False,
+                                    json_schema_extra=_CENTS_SCHEMA),
+                       AfterValidator(_whole_cents), MONEY_COLUMN]
+TotalAmount = Annotated[float, Field(ge=0, lt=MAX_TOTAL, allow_inf_nan=False,
+                                     json_schema_extra=_CENTS_SCHEMA),
+                        AfterValidator(_whole_cents), MONEY_COLUMN]
 UtcTimestamp = Annotated[datetime, Field(description="ISO 8601; without an offset it is UTC"),
                          AfterValidator(_as_utc)]
 
@@ -76,10 +112,6 @@ class Record(BaseModel):
                               field_title_generator=lambda name, _: name)
 
 
-def _exact(value: float) -> Decimal:
-    return Decimal(repr(value))
-
-
 def _field_error(model: str, field: str, kind: str, message: str, value: object) -> ValidationError:
     """A cross-field rule's error, located at the field it blames (so the API can name it)."""
     return ValidationError.from_exception_data(model, [InitErrorDetails(
@@ -96,8 +128,8 @@ def _discount_within_price(record: Record, price: str, discount: str) -> Record:
 
 class EventAttributes(Record):
     ProductId: Id
-    Price: Money = Field(description="unit price")
-    Discount: Money = Field(description="per-unit discount, at most the price")
+    Price: UnitAmount = Field(description="unit price")
+    Discount: UnitAmount = Field(description="per-unit discount, at most the price")
 
     @model_validator(mode="after")
     def _discount_within_price(self) -> EventAttributes:
@@ -123,8 +155,8 @@ class UserEvent(Record):
 class Product(Record):
     ProductId: Id
     ItemCount: int = Field(ge=1, le=MAX_ITEM_COUNT)
-    ItemPrice: Money = Field(description="unit price")
-    ItemDiscount: Money = Field(description="per-unit discount, at most the price")
+    ItemPrice: UnitAmount = Field(description="unit price")
+    ItemDiscount: UnitAmount = Field(description="per-unit discount, at most the price")
 
     @model_validator(mode="after")
     def _discount_within_price(self) -> Product:
@@ -145,9 +177,9 @@ class Purchase(Record):
     SessionId: Id
     TimeStamp: UtcTimestamp
     UserId: Id
-    TotalPrice: Money = Field(description="sum of ItemCount * (ItemPrice - ItemDiscount)")
+    TotalPrice: TotalAmount = Field(description="sum of ItemCount * (ItemPrice - ItemDiscount)")
     OrderId: Id
-    Products: list[Product] = Field(min_length=1)
+    Products: list[Product] = Field(min_length=1, max_length=MAX_PRODUCTS)
     PaymentType: PaymentType
 
     @model_validator(mode="after")
@@ -156,7 +188,7 @@ class Purchase(Record):
             (p.ItemCount * (_exact(p.ItemPrice) - _exact(p.ItemDiscount)) for p in self.Products),
             Decimal(0),
         )
-        if abs(_exact(self.TotalPrice) - expected) >= CENT / 2:
+        if _exact(self.TotalPrice) != expected:  # every amount is whole cents: exact
             raise _field_error(
                 "Purchase", "TotalPrice", "total_mismatch",
                 f"TotalPrice must equal the sum of ItemCount * (ItemPrice - ItemDiscount), "

@@ -8,10 +8,12 @@ from datetime import datetime
 from enum import Enum
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
     DataType,
+    DecimalType,
     DoubleType,
     LongType,
     StringType,
@@ -19,6 +21,8 @@ from pyspark.sql.types import (
     StructType,
     TimestampType,
 )
+
+from apps.contract.models import Stored
 
 _SCALARS: dict[type, DataType] = {
     str: StringType(),
@@ -46,9 +50,16 @@ def spark_type(annotation: object) -> DataType:
     raise TypeError(f"no Spark type for {annotation!r}")
 
 
+def field_type(field: FieldInfo) -> DataType:
+    """A field's Spark type: the decimal column it declares (money), else its annotation's."""
+    for stored in (m for m in field.metadata if isinstance(m, Stored)):
+        return DecimalType(stored.precision, stored.scale)
+    return spark_type(field.annotation)
+
+
 def spark_schema(model: type[BaseModel]) -> StructType:
     """A StructType with the model's fields, in order; every field is required, so not null."""
     return StructType([
-        StructField(name, spark_type(field.annotation), nullable=not field.is_required())
+        StructField(name, field_type(field), nullable=not field.is_required())
         for name, field in model.model_fields.items()
     ])

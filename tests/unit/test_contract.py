@@ -123,6 +123,14 @@ INVALID = [  # path, body, [(field, error type)]
     (BUY, [items(ItemDiscount=20.0)],
      [("body[0].Products[0].ItemDiscount", "discount_above_price")]),
     (BUY, [purchase(TotalPrice=35.97)], [("body[0].TotalPrice", "total_mismatch")]),
+    (BUY, [purchase(TotalPrice=35.984)], [("body[0].TotalPrice", "value_error")]),
+    (SEND, attributes(Price=19.999), [("body.Attributes.Price", "value_error")]),
+    (SEND, attributes(Price=10_000_000.0), [("body.Attributes.Price", "less_than")]),
+    (BUY, [items(ItemPrice=10_000_000.0)], [("body[0].Products[0].ItemPrice", "less_than")]),
+    (BUY, [items(ItemDiscount=0.001)], [("body[0].Products[0].ItemDiscount", "value_error")]),
+    (BUY, [items(ItemCount=10_001)], [("body[0].Products[0].ItemCount", "less_than_equal")]),
+    (BUY, [purchase(Products=[product(ProductId=f"p-{i}") for i in range(101)],
+                    TotalPrice=3633.98)], [("body[0].Products", "too_long")]),
     (BUY, [purchase(TotalPrice=1e400)], [("body[0].TotalPrice", "finite_number")]),
     (BUY, [purchase(PaymentType="Bitcoin")], [("body[0].PaymentType", "enum")]),
     (BUY, [purchase(), purchase(OrderId="")], [("body[1].OrderId", "string_too_short")]),
@@ -214,7 +222,10 @@ def test_a_timestamp_without_offset_is_utc(client, publisher):
 
 VALID_PURCHASES = [
     [purchase()],
-    [purchase(TotalPrice=35.984)],  # equal to the cent
+    # the largest order: 100 products of 10,000 units at the highest unit price
+    [purchase(Products=[product(ProductId=f"p-{i}", ItemCount=10_000, ItemPrice=9_999_999.99,
+                                ItemDiscount=0.0) for i in range(100)],
+              TotalPrice=9_999_999_990_000.0)],
     [items(ItemPrice=0.0, ItemDiscount=0.0) | {"TotalPrice": 0.0}],
     [items(ItemDiscount=19.99) | {"TotalPrice": 0.0}],
     [purchase(Products=[product(), product(ProductId="p-2", ItemCount=1, ItemPrice=0.1,

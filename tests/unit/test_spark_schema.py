@@ -3,7 +3,7 @@
 import pytest
 from pyspark.sql.types import (
     ArrayType,
-    DoubleType,
+    DecimalType,
     LongType,
     StringType,
     StructField,
@@ -23,8 +23,8 @@ def test_user_event_schema():
         StructField("TimeStamp", TimestampType(), False),
         StructField("Attributes", StructType([
             StructField("ProductId", StringType(), False),
-            StructField("Price", DoubleType(), False),
-            StructField("Discount", DoubleType(), False),
+            StructField("Price", DecimalType(16, 2), False),
+            StructField("Discount", DecimalType(16, 2), False),
         ]), False),
     ])
 
@@ -34,13 +34,13 @@ def test_purchase_schema():
         StructField("SessionId", StringType(), False),
         StructField("TimeStamp", TimestampType(), False),
         StructField("UserId", StringType(), False),
-        StructField("TotalPrice", DoubleType(), False),
+        StructField("TotalPrice", DecimalType(16, 2), False),
         StructField("OrderId", StringType(), False),
         StructField("Products", ArrayType(StructType([
             StructField("ProductId", StringType(), False),
             StructField("ItemCount", LongType(), False),
-            StructField("ItemPrice", DoubleType(), False),
-            StructField("ItemDiscount", DoubleType(), False),
+            StructField("ItemPrice", DecimalType(16, 2), False),
+            StructField("ItemDiscount", DecimalType(16, 2), False),
         ]), containsNull=False), False),
         StructField("PaymentType", StringType(), False),
     ])
