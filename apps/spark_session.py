@@ -71,13 +71,16 @@ def s3a_options(settings: Settings) -> dict[str, str]:
     }
 
 
-def spark_session(settings: Settings, app_name: str, **options: str):
+def spark_session(settings: Settings, app_name: str, *, master: str | None = None,
+                  with_connectors: bool = True, **options: str):
+    """A session on `SPARK_MASTER` (or `master`); `with_connectors=False` leaves out the
+    Kafka source and S3A, for pure DataFrame work on a machine that has not provisioned them."""
     from pyspark.sql import SparkSession
 
     builder = (
         SparkSession.builder.appName(app_name)
-        .master(settings.spark_master)
-        .config("spark.jars", ",".join(map(str, connector_jars())))
+        .master(master or settings.spark_master)
+        .config("spark.jars", ",".join(map(str, connector_jars() if with_connectors else [])))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")

@@ -1,6 +1,6 @@
 import pytest
 
-from apps.settings import Settings
+from apps.settings import ENV_FILE, Settings, get_settings
 from apps.stack.envfile import TEMPLATE, fill_secrets
 
 
@@ -10,3 +10,26 @@ def settings(tmp_path) -> Settings:
     env = tmp_path / ".env"
     env.write_text(fill_secrets(TEMPLATE.read_text()))
     return Settings(_env_file=env)
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """The test run's one SparkSession: `local[1]`, beside the stack's own streaming job.
+
+    Unit tests of DataFrame functions and integration tests share it (a second session
+    would cost a JVM's start-up and memory). It reaches Kafka and the S3 store when the
+    stack's `.env` and the connector jars exist; otherwise it serves pure DataFrame work.
+    """
+    from apps.spark_session import connectors, spark_session
+
+    if ENV_FILE.exists():
+        stack_settings = get_settings()
+    else:
+        env = tmp_path_factory.mktemp("spark") / ".env"
+        env.write_text(fill_secrets(TEMPLATE.read_text()))
+        stack_settings = Settings(_env_file=env)
+    session = spark_session(stack_settings, "shopstream-tests", master="local[1]",
+                            with_connectors=connectors().is_cached(),
+                            **{"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"})
+    yield session
+    session.stop()

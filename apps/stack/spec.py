@@ -58,6 +58,9 @@ class Service:
     is_provisioned: Callable[[], bool] = lambda: True
     prepare: Callable[[Settings], None] | None = None
     bootstrap: Callable[[Settings], None] | None = None
+    # What the service is doing, for `invoke status` (a DAG's last run, a stream's last
+    # batch); returns one short line, or None when there is nothing to say.
+    activity: Callable[[Settings], str | None] | None = None
     credentials: str = "-"
     compose_services: tuple[str, ...] = ()  # the containers that play this part under docker
     host_process: bool = False  # runs on the host in every runtime (API, Spark job, generator)

@@ -20,6 +20,7 @@ class ServiceStatus:
     healthy: bool
     reason: str
     processes: dict[str, str]  # program -> "RUNNING pid 123, up 0:05:12"
+    activity: str  # what it is doing (last DAG run, last stream batch), or ""
     credentials: str
     memory_mib: float  # proportional set size of its process trees (shared pages split)
 
@@ -56,8 +57,9 @@ def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
                     memory += tree_memory_mib(info["pid"])
         else:
             processes.update({name: "container" for name in service.compose_services})
+        activity = (service.activity(settings) or "") if service.activity and reason is None else ""
         rows.append(ServiceStatus(service.name, service.url(settings), reason is None,
-                                  reason or "", processes, service.credentials,
+                                  reason or "", processes, activity, service.credentials,
                                   round(memory, 1)))
     return rows
 
@@ -71,13 +73,14 @@ def table(rows: list[ServiceStatus], runtime: str) -> Table:
     out = Table(title=f"shopstream stack ({runtime} runtime)", title_justify="left",
                 caption=f"memory (PSS) of all supervised processes: {total:,.0f} MiB",
                 caption_justify="left")
-    for column in ("service", "URL", "status", "processes", "memory", "credentials"):
+    for column in ("service", "URL", "status", "processes", "activity", "memory", "credentials"):
         out.add_column(column, overflow="fold", min_width=8 if column == "service" else None,
                        justify="right" if column == "memory" else "left")
     for r in rows:
         status = "[green]healthy[/]" if r.healthy else f"[red]down[/]: {r.reason[:160]}"
         memory = f"{r.memory_mib:,.0f} MiB" if r.memory_mib else "-"
-        out.add_row(r.service, r.url, status, _processes(r.processes), memory, r.credentials)
+        out.add_row(r.service, r.url, status, _processes(r.processes), r.activity or "-", memory,
+                    r.credentials)
     return out
 
 

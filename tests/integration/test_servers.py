@@ -114,22 +114,16 @@ def test_airflow_api_is_healthy_and_guarded(stack):
     assert dags.status_code == 200
 
 
-def test_spark_reads_kafka_and_round_trips_parquet_on_s3(stack, scratch_topic):
-    from apps.spark_session import spark_session
-
+def test_spark_reads_kafka_and_round_trips_parquet_on_s3(stack, spark, scratch_topic):
     sent = {f"user-{i}".encode(): f'{{"n": {i}}}'.encode() for i in range(20)}
     produce(stack, scratch_topic, sent)
-    spark = spark_session(stack, "shopstream-integration-test", **{"spark.ui.enabled": "false"})
-    try:
-        records = (spark.read.format("kafka")
-                   .option("kafka.bootstrap.servers", stack.kafka_bootstrap_servers)
-                   .option("subscribe", scratch_topic).load()
-                   .selectExpr("CAST(key AS STRING) AS key", "CAST(value AS STRING) AS value"))
-        path = f"s3a://{stack.s3_bucket}/tests/{scratch_topic}"
-        records.write.mode("overwrite").parquet(path)
-        read_back = {r.key.encode(): r.value.encode() for r in spark.read.parquet(path).collect()}
-    finally:
-        spark.stop()
+    records = (spark.read.format("kafka")
+               .option("kafka.bootstrap.servers", stack.kafka_bootstrap_servers)
+               .option("subscribe", scratch_topic).load()
+               .selectExpr("CAST(key AS STRING) AS key", "CAST(value AS STRING) AS value"))
+    path = f"s3a://{stack.s3_bucket}/tests/{scratch_topic}"
+    records.write.mode("overwrite").parquet(path)
+    read_back = {r.key.encode(): r.value.encode() for r in spark.read.parquet(path).collect()}
     assert read_back == sent
     client = minio_client(stack)
     for obj in client.list_objects(stack.s3_bucket, prefix=f"tests/{scratch_topic}/",
