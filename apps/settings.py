@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     airflow_fernet_key: SecretStr
 
     spark_master: str = "local[2]"
+    # Where a failed DAG task or a dead streaming job posts one JSON message; unset: none.
+    alert_webhook_url: str | None = None
     jupyter_url: str = "http://127.0.0.1:8888"
 
     @property
