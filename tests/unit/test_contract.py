@@ -266,14 +266,28 @@ def test_health_reports_kafka_readiness(client, publisher):
     assert response.json()["kafka"]["ready"] is False
 
 
+def metric(client, line: str) -> float:
+    """The value of one sample of `/metrics` (0 when absent: a counter not yet used)."""
+    for sample in client.get("/metrics").text.splitlines():
+        if sample.startswith(line + " "):
+            return float(sample.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_metrics_count_requests_and_rejected_records(client):
+    # The counters are process-wide: compare before and after, whatever ran first.
+    samples = ('shopstream_api_requests_total{endpoint="/PurchasedItems",status="422"}',
+               'shopstream_api_requests_total{endpoint="/PurchasedItems",status="202"}',
+               'shopstream_api_records_rejected_total{reason="invalid_record"}',
+               'shopstream_api_records_accepted_total{topic="PurchasedItem"}')
+    before = [metric(client, s) for s in samples]
     client.post(BUY, content=body([purchase(), purchase(OrderId="")]),
                 headers={"content-type": JSON})
-    client.post(BUY, content=body([purchase()]), headers={"content-type": JSON})
-    text = client.get("/metrics").text
-    assert 'shopstream_api_requests_total{endpoint="/PurchasedItems",status="422"}' in text
-    assert 'shopstream_api_records_rejected_total{reason="invalid_record"}' in text
-    assert 'shopstream_api_records_accepted_total{topic="PurchasedItem"}' in text
+    client.post(BUY, content=body([purchase(), purchase(OrderId="o-2")]),
+                headers={"content-type": JSON})
+    after = [metric(client, s) for s in samples]
+    # all or nothing: one bad purchase refuses both records of its request
+    assert [a - b for a, b in zip(after, before)] == [1, 1, 2, 2]
 
 
 def test_the_openapi_document_shows_the_contract_with_examples(client):

@@ -1,7 +1,10 @@
 """`invoke up`'s errors name what is wrong (these use real sockets and files, no servers)."""
 
 import os
+import shutil
 import socket
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -45,12 +48,18 @@ def test_unknown_service_names_are_refused():
         stack_up.select(["kafak"])
 
 
-def test_a_private_folder_is_not_reachable_by_the_server_user(tmp_path):
+def test_a_private_folder_is_not_reachable_by_the_server_user():
     from apps.stack.services.postgres import reachable_by_others
 
-    private = tmp_path / "home"
-    (private / "repo" / ".stack").mkdir(parents=True)
-    private.chmod(0o700)
-    assert not reachable_by_others(private / "repo" / ".stack")
-    private.chmod(0o755)
-    assert reachable_by_others(private / "repo" / ".stack") == reachable_by_others(tmp_path / "x")
+    # Under /tmp (sticky, world-searchable), not pytest's tmp_path: that one is private.
+    top = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        home = top / "home"
+        (home / "repo" / ".stack").mkdir(parents=True)
+        top.chmod(0o755)
+        home.chmod(0o755)
+        assert reachable_by_others(home / "repo" / ".stack")
+        home.chmod(0o700)
+        assert not reachable_by_others(home / "repo" / ".stack")
+    finally:
+        shutil.rmtree(top)
