@@ -6,8 +6,10 @@ bootstrap step (topics, bucket, indexes, schema) only creates what is missing.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import psutil
@@ -39,10 +41,13 @@ def log_tail(program: str, lines: int = 25) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_healthy(service: Service, health: Health, settings: Settings) -> None:
+def wait_healthy(service: Service, health: Health, settings: Settings,
+                 cancelled: threading.Event | None = None) -> None:
     deadline = time.monotonic() + health.timeout_seconds
     reason = health.check()
     while reason is not None:
+        if cancelled is not None and cancelled.is_set():
+            raise StackError(f"stopped waiting for {service.name}")
         if time.monotonic() > deadline:
             tails = "\n\n".join(f"--- last lines of {LOG_DIR}/{p.name}.log ---\n{log_tail(p.name)}"
                                 for p in service.programs(settings))
@@ -94,17 +99,34 @@ def provision(services: list[Service], settings: Settings, runtime: Runtime,
         todo.append(("Spark connectors (Kafka source, S3A)", jars.provision))
     if not todo:
         return
+    # Builds use the CPU and downloads the network: overlapping them saves minutes.
+    with ThreadPoolExecutor(max_workers=3) as pool, _progress(console) as step:
+        for future in [pool.submit(step, *item) for item in todo]:
+            future.result()
+
+
+@contextmanager
+def _progress(console: Console):
+    """`step(description, action)`: a live spinner on a terminal; elsewhere (CI logs,
+    `invoke up > log`) one plain line when a step starts and one when it ends, timed."""
+    if not console.is_terminal:
+        def step(description: str, action) -> None:
+            started = time.monotonic()
+            console.print(f"provisioning {description} ...", highlight=False)
+            action()
+            console.print(f"provisioned {description} in {time.monotonic() - started:.0f} s",
+                          highlight=False)
+
+        yield step
+        return
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        def run(description: str, action) -> None:
+        def step(description: str, action) -> None:
             task = progress.add_task(f"provisioning {description}", total=1)
             action()
             progress.update(task, completed=1, description=f"[green]provisioned[/] {description}")
 
-        # Builds use the CPU and downloads the network: overlapping them saves minutes.
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            for future in [pool.submit(run, *item) for item in todo]:
-                future.result()
+        yield step
 
 
 def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
@@ -134,6 +156,8 @@ def start_all(services: list[Service], settings: Settings, runtime: Runtime,
     (Kafka's JVM, Airflow's migrations, SeaweedFS) warm up side by side."""
     started: dict[str, Future] = {}
     waiting = {s.name for s in services}
+    cancelled = threading.Event()  # set on Ctrl-C: every wait stops at its next check
+    began = time.monotonic()
 
     def bring_up(service: Service) -> None:
         for need in service.needs:
@@ -142,13 +166,14 @@ def start_all(services: list[Service], settings: Settings, runtime: Runtime,
         health = service.health(settings)
         if health.check() is not None:
             runtime.start(service, settings)
-            wait_healthy(service, health, settings)
+            wait_healthy(service, health, settings, cancelled)
         if service.bootstrap:
             service.bootstrap(settings)
         waiting.discard(service.name)
-        console.print(f"[green]✔[/] {service.name} healthy")
+        console.print(f"[green]✔[/] {service.name} healthy ({time.monotonic() - began:.0f} s)")
 
-    with console.status("starting") as status, ThreadPoolExecutor(len(services)) as pool:
+    pool = ThreadPoolExecutor(len(services))
+    with console.status("starting") as status:
         for service in services:
             started[service.name] = pool.submit(bring_up, service)
         try:
@@ -156,6 +181,7 @@ def start_all(services: list[Service], settings: Settings, runtime: Runtime,
                 status.update(f"waiting for {', '.join(sorted(waiting))}")
                 time.sleep(0.5)
         finally:
+            cancelled.set()
             pool.shutdown(wait=False, cancel_futures=True)
     for service in services:  # the first failure, in start order
         started[service.name].result()
