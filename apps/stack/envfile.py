@@ -10,6 +10,7 @@ from pathlib import Path
 
 from apps.settings import ENV_FILE
 from apps.stack.paths import CONFIG_DIR
+from apps.stack.templates import write_private
 
 TEMPLATE = CONFIG_DIR / ".env.example"
 GENERATORS = {
@@ -29,6 +30,5 @@ def ensure_env(path: Path = ENV_FILE) -> bool:
     """Write `.env` if it is missing (never overwrite). True when it was created."""
     if path.exists():
         return False
-    path.write_text(fill_secrets(TEMPLATE.read_text()))
-    path.chmod(0o600)
+    write_private(path, fill_secrets(TEMPLATE.read_text()))
     return True

@@ -19,6 +19,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from apps.stack.paths import LOG_DIR, RUN_DIR, STACK_DIR
 from apps.stack.spec import Program
+from apps.stack.templates import write_private
 
 CONF = STACK_DIR / "supervisord.conf"
 SOCKET = RUN_DIR / "supervisor.sock"
@@ -31,8 +32,9 @@ def _quote(value: str) -> str:
 
 def program_section(program: Program) -> str:
     env = ",".join(f'{k}="{_quote(v)}"' for k, v in sorted(program.env.items()))
+    kind = "eventlistener" if program.events else "program"
     lines = [
-        f"[program:{program.name}]",
+        f"[{kind}:{program.name}]",
         f"command={_quote(shlex.join(program.argv))}",
         f"directory={program.cwd or STACK_DIR}",
         "autostart=false",
@@ -43,11 +45,13 @@ def program_section(program: Program) -> str:
         f"stopwaitsecs={program.stop_wait_seconds}",
         "stopasgroup=true",
         "killasgroup=true",
-        "redirect_stderr=true",
-        f"stdout_logfile={LOG_DIR / program.name}.log",
-        "stdout_logfile_maxbytes=50MB",
-        "stdout_logfile_backups=2",
     ]
+    if program.events:  # stdout carries the listener protocol: log stderr only
+        lines += [f"events={','.join(program.events)}",
+                  f"stderr_logfile={LOG_DIR / program.name}.log", "stderr_logfile_maxbytes=10MB"]
+    else:
+        lines += ["redirect_stderr=true", f"stdout_logfile={LOG_DIR / program.name}.log",
+                  "stdout_logfile_maxbytes=50MB", "stdout_logfile_backups=2"]
     if env:
         lines.append(f"environment={env}")
     if program.user:
@@ -107,8 +111,8 @@ class Supervisor:
                 file.write()
         text = render_conf(programs)
         changed = not CONF.exists() or CONF.read_text() != text
-        CONF.write_text(text)
-        CONF.chmod(0o600)  # program environments hold secrets
+        if changed:
+            write_private(CONF, text)  # program environments hold secrets
         if not self.is_running():
             subprocess.run([sys.executable, "-W", "ignore", "-m", "supervisor.supervisord", "-c", str(CONF)],
                            check=True)

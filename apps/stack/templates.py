@@ -7,6 +7,7 @@ status` and the tests do) never touches the running stack's files.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -21,10 +22,20 @@ class ConfigFile:
 
     def write(self) -> None:
         """Write it (owner-only: configs hold secrets) unless it already says the same."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists() or self.path.read_text() != self.text:
-            self.path.write_text(self.text)
-        self.path.chmod(0o600)
+            write_private(self.path, self.text)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` with `text`, readable by its owner only from its first byte (no window
+    at the default umask) and never half-written (a rename of a complete file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.chmod(tmp, 0o600)  # an old tmp file may have had wider bits
+    os.replace(tmp, path)
 
 
 def render(template: str, **values: object) -> ConfigFile:

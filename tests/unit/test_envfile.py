@@ -43,3 +43,28 @@ def test_template_has_every_key_design_names():
     assert {"API_URL", "KAFKA_BOOTSTRAP_SERVERS", "MONGO_URL", "MONGO_DB", "S3_ENDPOINT_URL",
             "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_BUCKET", "POSTGRES_DSN", "AIRFLOW_URL",
             "SPARK_MASTER"} <= keys
+
+
+def test_secret_files_are_private_from_their_first_byte(tmp_path, monkeypatch):
+    import os
+
+    from apps.stack import templates
+
+    created = []
+    real_open = os.open
+
+    def recording_open(path, flags, mode=0o777, *args):
+        if flags & os.O_CREAT:
+            created.append(mode)  # the mode asked for at creation
+        return real_open(path, flags, mode, *args)
+
+    monkeypatch.setattr(templates.os, "open", recording_open)
+    old = os.umask(0)  # the widest umask: only the mode given at creation protects the file
+    try:
+        ensure_env(tmp_path / ".env")
+        templates.ConfigFile(tmp_path / "run" / "s3.json", "{}").write()
+    finally:
+        os.umask(old)
+    assert created == [0o600, 0o600]
+    for path in (tmp_path / ".env", tmp_path / "run" / "s3.json"):
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
