@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from invoke import Exit, task
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 
@@ -18,12 +19,13 @@ console = Console()
 @contextmanager
 def explained():
     """Print a StackError as a plain message and exit non-zero, without a traceback."""
+    from apps.settings import redact
     from apps.stack.spec import StackError
 
     try:
         yield
     except StackError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        console.print(f"[red]error:[/] {escape(redact(str(exc)))}", highlight=False)
         raise Exit(code=1) from None
 
 

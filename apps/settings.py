@@ -7,6 +7,7 @@ the `.env` file that `invoke up` creates from `config/.env.example`.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO_ROOT / ".env"
+
+
+_URL_PASSWORD = re.compile(r"(?<=//)([^/@\s:]*):[^/@\s]*@")
+
+
+def redact(text: str) -> str:
+    """`text` with the password of every URL in it masked (`//user:***@host`): for status
+    lines and error messages, since a real cluster's MONGO_URL or POSTGRES_DSN holds one."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 def host_port(address: str) -> tuple[str, int]:

@@ -8,7 +8,7 @@ import psutil
 
 from rich.table import Table
 
-from apps.settings import Settings
+from apps.settings import Settings, redact
 from apps.stack.runtime import Runtime
 from apps.stack.services import ALL
 
@@ -58,8 +58,8 @@ def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
         else:
             processes.update({name: "container" for name in service.compose_services})
         activity = (service.activity(settings) or "") if service.activity and reason is None else ""
-        rows.append(ServiceStatus(service.name, service.url(settings), reason is None,
-                                  reason or "", processes, activity, service.credentials,
+        rows.append(ServiceStatus(service.name, redact(service.url(settings)), reason is None,
+                                  redact(reason or ""), processes, activity, service.credentials,
                                   round(memory, 1)))
     return rows
 

@@ -68,3 +68,13 @@ def test_secret_files_are_private_from_their_first_byte(tmp_path, monkeypatch):
     assert created == [0o600, 0o600]
     for path in (tmp_path / ".env", tmp_path / "run" / "s3.json"):
         assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_passwords_in_urls_are_masked_for_display():
+    from apps.settings import redact
+
+    assert redact("postgresql://shop:s3cr:et@db.example:5432/shop down; "
+                  "mongodb://app:pw@a:1,b:2/?replicaSet=rs") == (
+        "postgresql://shop:***@db.example:5432/shop down; mongodb://app:***@a:1,b:2/?replicaSet=rs")
+    assert redact("mongodb://127.0.0.1:27017/ and http://127.0.0.1:8080") == (
+        "mongodb://127.0.0.1:27017/ and http://127.0.0.1:8080")
