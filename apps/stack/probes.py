@@ -6,6 +6,8 @@ import socket
 
 import httpx
 
+TIMEOUT_MS = 3000  # every probe answers within about this: `invoke status` stays quick
+
 
 def tcp(host: str, port: int, timeout: float = 1.0) -> str | None:
     try:
@@ -15,7 +17,7 @@ def tcp(host: str, port: int, timeout: float = 1.0) -> str | None:
         return f"nothing accepts connections on {host}:{port} ({exc.strerror or exc})"
 
 
-def http_ok(url: str, timeout: float = 3.0) -> str | None:
+def http_ok(url: str, timeout: float = TIMEOUT_MS / 1000) -> str | None:
     try:
         response = httpx.get(url, timeout=timeout)
     except httpx.HTTPError as exc:

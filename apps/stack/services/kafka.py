@@ -66,7 +66,8 @@ def health(settings: Settings) -> Health:
 
         def describe() -> None:
             admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers,
-                                     request_timeout_ms=3000)
+                                     request_timeout_ms=probes.TIMEOUT_MS,
+                                     bootstrap_timeout_ms=probes.TIMEOUT_MS)
             try:
                 admin.describe_cluster()
             finally:

@@ -17,11 +17,12 @@ WEED = GoBinary(module="github.com/seaweedfs/seaweedfs", version=SEAWEEDFS_VERSI
 DATA = data_dir("seaweedfs")
 
 
-def minio_client(settings: Settings):
+def minio_client(settings: Settings, http_client=None):
     from minio import Minio
 
     return Minio(settings.s3_host, access_key=settings.s3_access_key,
-                 secret_key=settings.s3_secret_key.get_secret_value(), secure=settings.s3_secure)
+                 secret_key=settings.s3_secret_key.get_secret_value(), secure=settings.s3_secure,
+                 http_client=http_client)
 
 
 def programs(settings: Settings) -> list[Program]:
@@ -49,7 +50,11 @@ def prepare(settings: Settings) -> None:
 def health(settings: Settings) -> Health:
     def check() -> str | None:
         def list_buckets() -> None:
-            minio_client(settings).list_buckets()
+            import urllib3
+
+            # One try within the probe's time: the client's default retries take 7 s.
+            quick = urllib3.PoolManager(timeout=probes.TIMEOUT_MS / 1000, retries=False)
+            minio_client(settings, quick).list_buckets()
 
         return probes.guarded(list_buckets, "S3 list-buckets")
 
