@@ -71,7 +71,7 @@ def status_(c, json_=False):
                          indent=2))
     else:
         console.print(stack_status.table(rows, runtime.name))
-    if not all(r.healthy for r in rows):
+    if not all(r.ok for r in rows):
         raise Exit(code=1)
 
 

@@ -23,6 +23,11 @@ class ServiceStatus:
     activity: str  # what it is doing (last DAG run, last stream batch), or ""
     credentials: str
     memory_mib: float  # proportional set size of its process trees (shared pages split)
+    skipped: bool = False  # left stopped on purpose (`invoke up --skip`): not a failure
+
+    @property
+    def ok(self) -> bool:
+        return self.healthy or self.skipped
 
 
 def tree_memory_mib(pid: int) -> float:
@@ -58,9 +63,12 @@ def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
         else:
             processes.update({name: "container" for name in service.compose_services})
         activity = (service.activity(settings) or "") if service.activity and reason is None else ""
+        # supervisord keeps a program STOPPED until `invoke up` starts it: one that was
+        # skipped; a crashed program is BACKOFF, EXITED or FATAL instead.
+        skipped = bool(processes) and all(v.startswith("STOPPED") for v in processes.values())
         rows.append(ServiceStatus(service.name, redact(service.url(settings)), reason is None,
                                   redact(reason or ""), processes, activity, service.credentials,
-                                  round(memory, 1)))
+                                  round(memory, 1), skipped=skipped and reason is not None))
     return rows
 
 
@@ -77,7 +85,8 @@ def table(rows: list[ServiceStatus], runtime: str) -> Table:
         out.add_column(column, overflow="fold", min_width=8 if column == "service" else None,
                        justify="right" if column == "memory" else "left")
     for r in rows:
-        status = "[green]healthy[/]" if r.healthy else f"[red]down[/]: {r.reason[:160]}"
+        status = ("[green]healthy[/]" if r.healthy else "[dim]not started (skipped)[/]"
+                  if r.skipped else f"[red]down[/]: {r.reason[:160]}")
         memory = f"{r.memory_mib:,.0f} MiB" if r.memory_mib else "-"
         out.add_row(r.service, r.url, status, _processes(r.processes), r.activity or "-", memory,
                     r.credentials)
