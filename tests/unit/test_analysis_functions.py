@@ -1,0 +1,116 @@
+"""The analyses on the golden purchases: Spark's functions and DuckDB's reference both
+give the answers worked out by hand in test_analysis_golden.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pytest
+
+from apps.analysis import analyses, reference
+from apps.analysis.lake import arrow_schema, lake_schema, read_lake
+from tests.unit.test_analysis_golden import (
+    AS_OF,
+    HOUR_START,
+    PAYMENT_TYPES,
+    REPEAT_PURCHASES,
+    TOP_CUSTOMERS,
+    TOP_PRODUCTS,
+    lake_rows,
+)
+
+
+def utc(value: object) -> object:
+    """Spark hands timestamps back as naive local times; make every timestamp aware UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    return value
+
+
+def tuples(rows) -> list[tuple]:
+    return [tuple(utc(v) for v in (r.asDict().values() if hasattr(r, "asDict") else r.values()))
+            for r in rows]
+
+
+def golden_arrow() -> pa.Table:
+    return pa.Table.from_pylist(lake_rows(), schema=arrow_schema())
+
+
+@pytest.fixture(scope="module")
+def orders(spark):
+    purchases = spark.createDataFrame(
+        [tuple(row[name] for name in lake_schema().names) for row in lake_rows()], lake_schema())
+    return analyses.dedupe_orders(purchases).cache()
+
+
+def window_rows(expected):
+    return [(*row, HOUR_START, AS_OF) for row in expected]
+
+
+def test_dedupe_keeps_one_row_per_order(orders):
+    assert orders.count() == 17
+    [copy] = orders.where("OrderId = 'o02'").collect()
+    assert copy.kafka_offset == min(r["kafka_offset"] for r in lake_rows() if r["OrderId"] == "o02")
+
+
+def test_top_products(orders):
+    assert tuples(analyses.top_products(orders).collect()) == TOP_PRODUCTS
+
+
+def test_payment_types(orders):
+    assert tuples(analyses.payment_types(orders).collect()) == PAYMENT_TYPES
+
+
+def test_top_customers_in_the_hour_before(orders):
+    got = tuples(analyses.top_customers(orders, AS_OF).collect())
+    assert got == window_rows(TOP_CUSTOMERS)
+
+
+def test_top_customers_takes_a_naive_as_of_as_utc(orders):
+    naive = AS_OF.replace(tzinfo=None)
+    assert tuples(analyses.top_customers(orders, naive).collect()) == window_rows(TOP_CUSTOMERS)
+
+
+def test_an_hour_without_orders_is_empty(orders):
+    assert analyses.top_customers(orders, datetime(2020, 1, 1, tzinfo=UTC)).count() == 0
+
+
+def test_repeat_purchases(orders):
+    assert tuples(analyses.repeat_purchases(orders).collect()) == REPEAT_PURCHASES
+
+
+def test_without_dedupe_the_answers_change(spark):
+    """The retried o02 is counted twice when the dedupe step is skipped (a guard on the test)."""
+    purchases = spark.createDataFrame(
+        [tuple(row[name] for name in lake_schema().names) for row in lake_rows()], lake_schema())
+    assert tuples(analyses.payment_types(purchases).collect()) != PAYMENT_TYPES
+    assert tuples(analyses.repeat_purchases(purchases).collect()) != REPEAT_PURCHASES
+
+
+def test_duckdb_reference_gives_the_same_answers():
+    results = reference.analyse(golden_arrow(), AS_OF)
+    assert tuples(results["top_products"].to_pylist()) == TOP_PRODUCTS
+    assert tuples(results["payment_types"].to_pylist()) == PAYMENT_TYPES
+    assert tuples(results["top_customers"].to_pylist()) == window_rows(TOP_CUSTOMERS)
+    assert tuples(results["repeat_purchases"].to_pylist()) == REPEAT_PURCHASES
+
+
+def test_read_lake_from_the_top_folder(spark, tmp_path):
+    from pyspark.sql import functions as F
+
+    frame = spark.createDataFrame(golden_arrow().to_pylist(), lake_schema())
+    frame.withColumn("dt", F.to_date("TimeStamp")).write.partitionBy("dt").parquet(
+        str(tmp_path / "raw"))
+    lake = read_lake(spark, str(tmp_path / "raw"))
+    assert {f.split("/")[-2] for f in lake.files} == {"dt=2026-11-27", "dt=2026-11-28"}
+    assert lake.purchases.count() == len(lake_rows())
+    orders = analyses.dedupe_orders(lake.purchases)
+    assert tuples(analyses.repeat_purchases(orders).collect()) == REPEAT_PURCHASES
+
+
+def test_a_missing_or_empty_lake_is_empty(spark, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for path in (tmp_path / "missing", tmp_path / "empty"):
+        lake = read_lake(spark, str(path))
+        assert lake.empty and lake.files == [] and lake.purchases.count() == 0
