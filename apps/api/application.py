@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from apps.api import openapi
 from apps.api.errors import ApiError, handle_api_error
@@ -28,8 +29,9 @@ def create_app(settings: Settings, publisher: KafkaPublisher | None = None, *,
         yield
         await publisher.stop()
 
-    app = FastAPI(title="shopstream ingestion API", version="1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+    # The docs pages serve Swagger UI and ReDoc from the package, not a CDN: they work offline.
+    app = FastAPIOffline(title="shopstream ingestion API", version="1.0",
+                         description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.publisher = publisher
     app.include_router(ingest.router)
