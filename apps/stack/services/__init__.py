@@ -1,6 +1,6 @@
 """One module per service; `ALL` lists them in the order `invoke up` starts them."""
 
-from apps.stack.services import airflow, api, generator, kafka, mongo, postgres, s3
+from apps.stack.services import airflow, api, generator, kafka, mongo, postgres, s3, stream
 
 ALL = (
     postgres.SERVICE,
@@ -9,5 +9,6 @@ ALL = (
     s3.SERVICE,
     airflow.SERVICE,
     api.SERVICE,
+    stream.SERVICE,
     generator.SERVICE,
 )

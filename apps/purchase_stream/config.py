@@ -1,0 +1,55 @@
+"""What a run of the stream reads, writes and remembers: the pipeline's defaults, or a
+test's or benchmark's own topic, prefix and checkpoint (command-line arguments)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.contract.models import PURCHASES_TOPIC
+from apps.stack.paths import RUN_DIR, data_dir
+
+TRIGGER_SECONDS = 10.0
+# A batch passes through the driver (see writer.py): this bounds its rows, and so the
+# driver's memory, when the job starts far behind.
+MAX_OFFSETS_PER_TRIGGER = 20_000
+CHECKPOINT = data_dir("purchase-stream") / "checkpoint"  # local disk: atomic rename
+PROGRESS_FILE = RUN_DIR / "purchase-stream-progress.json"
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    topic: str = PURCHASES_TOPIC
+    root: str = ""  # lake prefix in the bucket: "" -> raw/ and quarantine/ at the top
+    checkpoint: Path = CHECKPOINT
+    progress_file: Path = PROGRESS_FILE
+    trigger_seconds: float = TRIGGER_SECONDS
+    max_offsets_per_trigger: int = MAX_OFFSETS_PER_TRIGGER
+
+    def __post_init__(self):
+        if self.root and (self.root.startswith("/") or not self.root.endswith("/")):
+            raise ValueError(f"root must be empty or a relative prefix ending in '/': {self.root!r}")
+        if self.trigger_seconds <= 0:
+            raise ValueError(f"trigger_seconds must be positive: {self.trigger_seconds}")
+        if self.max_offsets_per_trigger < 1:
+            raise ValueError(
+                f"max_offsets_per_trigger must be at least 1: {self.max_offsets_per_trigger}")
+
+
+def parse_args(argv: list[str]) -> StreamConfig:
+    defaults = StreamConfig()
+    parser = argparse.ArgumentParser(description="Kafka purchases -> Parquet in the S3 store")
+    parser.add_argument("--topic", default=defaults.topic)
+    parser.add_argument("--root", default=defaults.root,
+                        help="lake prefix inside the bucket, e.g. scratch/run-1/ ('' = top)")
+    parser.add_argument("--checkpoint", type=Path, default=defaults.checkpoint)
+    parser.add_argument("--progress-file", type=Path, default=defaults.progress_file)
+    parser.add_argument("--trigger-seconds", type=float, default=defaults.trigger_seconds)
+    parser.add_argument("--max-offsets-per-trigger", type=int,
+                        default=defaults.max_offsets_per_trigger)
+    args = parser.parse_args(argv)
+    try:
+        return StreamConfig(**vars(args))
+    except ValueError as error:
+        parser.error(str(error))

@@ -1,0 +1,59 @@
+"""The Spark streaming job (purchases -> Parquet in the S3 store) and its failure alert,
+supervised host processes in every runtime."""
+
+from __future__ import annotations
+
+import sys
+
+from apps.purchase_stream.alert import FAILURES
+from apps.purchase_stream.config import PROGRESS_FILE
+from apps.settings import REPO_ROOT, Settings
+from apps.stack.spec import Health, Program, Service
+
+JOB = "purchase-stream"
+ALERT = "purchase-stream-alert"
+SPARK_UI = "http://127.0.0.1:4040"
+
+
+def programs(settings: Settings) -> list[Program]:
+    return [
+        Program(JOB, [sys.executable, str(REPO_ROOT / "jobs" / "purchases_to_lake.py")],
+                # SPARK_LOCAL_IP: Spark's web UI binds every interface without it.
+                # PYSPARK_PYTHON: the executors' Python workers use this venv's interpreter.
+                env={"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable},
+                cwd=REPO_ROOT, stop_wait_seconds=60),
+        Program(ALERT, [sys.executable, "-m", "apps.purchase_stream.alert", "--program", JOB,
+                        "--progress-file", str(PROGRESS_FILE)],
+                cwd=REPO_ROOT, events=FAILURES),
+    ]
+
+
+def health(settings: Settings) -> Health:
+    from apps.stack.supervisor import Supervisor
+
+    def check() -> str | None:
+        supervisor = Supervisor()
+        states = {name: supervisor.state(name) for name in (JOB, ALERT)}
+        down = [f"{name} is {state}" for name, state in states.items() if state != "RUNNING"]
+        return "; ".join(down) or None
+
+    return Health("streaming job and its alert listener running", check, timeout_seconds=60)
+
+
+def activity(settings: Settings) -> str | None:
+    from apps.purchase_stream.progress import activity as stream_activity  # imports PySpark
+
+    return stream_activity(settings, PROGRESS_FILE)
+
+
+SERVICE = Service(
+    name="stream",
+    description="Spark streaming job: PurchasedItem -> s3a://purchases/raw/",
+    url=lambda s: SPARK_UI,
+    ports=lambda s: [],  # the UI takes 4040 or the next free port: not a contract port
+    programs=programs,
+    health=health,
+    needs=("kafka", "s3"),
+    activity=activity,
+    host_process=True,
+)

@@ -1,0 +1,30 @@
+"""Spark Structured Streaming: every `PurchasedItem` record, once, as Parquet in the S3 store.
+
+    python jobs/purchases_to_lake.py [--topic T] [--root PREFIX/] [--checkpoint DIR] ...
+
+`invoke up` runs it under supervisord with the defaults; tests and benchmarks pass a topic,
+lake prefix and checkpoint of their own. How and why: apps/purchase_stream/.
+"""
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+
+from apps.purchase_stream import query  # noqa: E402
+from apps.purchase_stream.config import parse_args  # noqa: E402
+from apps.purchase_stream.progress import ProgressFile  # noqa: E402
+from apps.settings import get_settings  # noqa: E402
+from apps.spark_session import spark_session  # noqa: E402
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+config = parse_args(sys.argv[1:])
+settings = get_settings()
+
+spark = spark_session(settings, "purchases-to-lake", **query.DRIVER_OPTIONS)
+spark.sparkContext.setLogLevel("WARN")
+spark.streams.addListener(ProgressFile(config.progress_file))
+
+stream = query.start(spark, settings, config)
+stream.awaitTermination()

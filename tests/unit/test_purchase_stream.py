@@ -1,0 +1,215 @@
+"""The stream's pure parts: validation by the contract, the lake layout, the batch split,
+object keys, progress, the failure streak and the service spec."""
+
+import io
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from apps.contract.models import Purchase, kafka_value
+from apps.purchase_stream import alert, layout, progress
+from apps.purchase_stream.config import StreamConfig, parse_args
+from apps.purchase_stream.validate import validate_batch, validate_value
+from apps.purchase_stream.writer import batch_objects, parquet_bytes, split
+
+KAFKA_TIME = datetime(2025, 6, 2, 23, 59, 59, tzinfo=UTC)
+PURCHASE = {
+    "SessionId": "s-1", "TimeStamp": "2025-06-01T23:30:00-02:00", "UserId": "u-1",
+    "TotalPrice": 1234567.89, "OrderId": "o-1",
+    "Products": [{"ProductId": "p-1", "ItemCount": 3, "ItemPrice": 411522.63,
+                  "ItemDiscount": 0.0}],
+    "PaymentType": "Paypal",
+}
+
+
+def purchase_json(**changes) -> bytes:
+    return json.dumps({**PURCHASE, **changes}).encode()
+
+
+def kafka_batch(values: list[bytes | None], offsets=None, partitions=None) -> pa.RecordBatch:
+    offsets = offsets or list(range(len(values)))
+    partitions = partitions or [0] * len(values)
+    return pa.RecordBatch.from_pylist(
+        [{"value": v, "kafka_partition": p, "kafka_offset": o, "kafka_timestamp": KAFKA_TIME}
+         for v, p, o in zip(values, partitions, offsets)],
+        schema=layout.arrow_schema(layout.KAFKA_RECORD_SCHEMA))
+
+
+def test_a_valid_purchase_keeps_every_field_exactly():
+    row, reason = validate_value(purchase_json())
+    assert reason is None
+    assert row == {
+        "SessionId": "s-1", "TimeStamp": datetime(2025, 6, 2, 1, 30, tzinfo=UTC),  # to UTC
+        "UserId": "u-1", "TotalPrice": Decimal("1234567.89"), "OrderId": "o-1",
+        "Products": [{"ProductId": "p-1", "ItemCount": 3, "ItemPrice": Decimal("411522.63"),
+                      "ItemDiscount": Decimal("0.00")}],
+        "PaymentType": "Paypal",
+    }
+    assert type(row["PaymentType"]) is str
+
+
+def test_what_the_api_accepts_the_stream_accepts():
+    # The API's Kafka value of a validated purchase is valid for the stream, by construction.
+    purchase = Purchase.model_validate_json(purchase_json())
+    assert validate_value(kafka_value(purchase))[1] is None
+
+
+@pytest.mark.parametrize("value, reason", [
+    (b"not json", "record: Invalid JSON"),
+    (b"\xff\xfe", "record: Invalid JSON"),
+    (None, "record: the Kafka record has no value"),
+    (purchase_json(TotalPrice=1.0), "TotalPrice: TotalPrice must equal the sum"),
+    (purchase_json(PaymentType="Cheque"), "PaymentType: Input should be"),
+    (purchase_json(Products=[]), "Products: List should have at least 1 item"),
+    (purchase_json(OrderId=""), "OrderId: String should have at least 1 character"),
+    (purchase_json(TotalPrice="1234567.89"), "TotalPrice: Input should be a valid number"),
+])
+def test_a_bad_record_gets_a_reason_naming_what_is_wrong(value, reason):
+    row, why = validate_value(value)
+    assert row is None
+    assert why.startswith(reason), why
+
+
+def test_validated_batch_has_the_declared_schema_and_keeps_bad_bytes():
+    out = validate_batch(kafka_batch([purchase_json(), b"\xff"]))
+    assert out.schema == layout.VALIDATED_ARROW
+    good, bad = out.to_pylist()
+    assert good["value"] is None and good["reason"] is None and good["OrderId"] == "o-1"
+    assert bad["value"] == b"\xff" and bad["reason"].startswith("record:")
+    assert bad["OrderId"] is None and bad["kafka_offset"] == 1
+
+
+def test_split_puts_valid_rows_in_the_raw_layout_and_bad_ones_in_quarantine():
+    validated = pa.Table.from_batches([validate_batch(kafka_batch(
+        [purchase_json(OrderId="b"), b"{}", purchase_json(OrderId="a")],
+        offsets=[7, 5, 3], partitions=[1, 1, 0]))])
+    raw, quarantine = split(validated)
+    assert raw.schema == layout.RAW_ARROW
+    assert raw.schema.names == [*layout.PURCHASE.names, *layout.LINEAGE_COLUMNS]
+    assert raw.column("OrderId").to_pylist() == ["a", "b"]  # Kafka order
+    assert quarantine.schema == layout.QUARANTINE_ARROW
+    assert quarantine.to_pylist()[0]["value"] == b"{}"
+
+
+def test_the_parquet_schema_is_the_contracts():
+    raw, _ = split(pa.Table.from_batches([validate_batch(kafka_batch([purchase_json()]))]))
+    read = pq.read_table(io.BytesIO(parquet_bytes(raw)))
+    assert read.schema.field("TotalPrice").type == pa.decimal128(16, 2)
+    assert read.schema.field("TimeStamp").type == pa.timestamp("us", tz="UTC")
+    assert read.schema.field("kafka_partition").type == pa.int32()
+    assert read.column("Products").to_pylist()[0][0]["ItemPrice"] == Decimal("411522.63")
+
+
+def test_a_batch_writes_one_object_per_area_and_date_keyed_by_its_id():
+    values = [purchase_json(OrderId="x", TimeStamp="2025-06-01T10:00:00Z"),
+              purchase_json(OrderId="y", TimeStamp="2025-06-02T10:00:00Z"), b"oops"]
+    objects = batch_objects(pa.Table.from_batches([validate_batch(kafka_batch(values))]),
+                            "scratch/", 42)
+    assert {o.key: o.table.num_rows for o in objects} == {
+        "scratch/raw/dt=2025-06-01/batch-000000000042.parquet": 1,
+        "scratch/raw/dt=2025-06-02/batch-000000000042.parquet": 1,
+        "scratch/quarantine/dt=2025-06-02/batch-000000000042.parquet": 1,  # Kafka's date
+    }
+
+
+def test_a_replayed_batch_writes_the_same_objects_byte_for_byte():
+    # A replay reads the same offsets, but its rows may reach the driver in another order.
+    values = [purchase_json(OrderId=str(i)) for i in range(6)] + [b"bad"]
+    batch = kafka_batch(values, offsets=[4, 2, 9, 1, 0, 3, 8], partitions=[0, 1, 0, 2, 1, 0, 2])
+    first = batch_objects(pa.Table.from_batches([validate_batch(batch)]), "", 3)
+    shuffled = pa.Table.from_batches([validate_batch(batch)]).take([6, 3, 1, 0, 5, 2, 4])
+    again = batch_objects(shuffled, "", 3)
+    assert [o.key for o in first] == [o.key for o in again]
+    assert [parquet_bytes(o.table) for o in first] == [parquet_bytes(o.table) for o in again]
+
+
+def test_split_refuses_a_table_of_another_shape():
+    with pytest.raises(ValueError, match="expected the validated schema"):
+        split(pa.table({"x": [1]}))
+
+
+def test_object_keys():
+    assert layout.object_key("", "raw", "2025-06-01", 7) == "raw/dt=2025-06-01/batch-000000000007.parquet"
+    with pytest.raises(ValueError, match="unknown lake area 'raws'"):
+        layout.object_key("", "raws", "2025-06-01", 7)
+    with pytest.raises(ValueError, match="never negative"):
+        layout.object_key("", "raw", "2025-06-01", -1)
+
+
+def test_config_defaults_and_bad_arguments(capsys):
+    config = parse_args([])
+    assert (config.topic, config.root, config.trigger_seconds) == ("PurchasedItem", "", 10.0)
+    assert config.checkpoint.parts[-4:] == (".stack", "data", "purchase-stream", "checkpoint")
+    assert parse_args(["--root", "t/1/", "--topic", "x"]).root == "t/1/"
+    with pytest.raises(SystemExit):
+        parse_args(["--root", "no-slash"])
+    assert "root must be empty or a relative prefix ending in '/'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="trigger_seconds must be positive"):
+        StreamConfig(trigger_seconds=0)
+
+
+PROGRESS = {
+    "batchId": 12, "timestamp": "2025-06-01T12:00:03.123Z", "numInputRows": 51,
+    "inputRowsPerSecond": 5.1, "processedRowsPerSecond": 30.0,
+    "durationMs": {"triggerExecution": 1700},
+    "sources": [{"endOffset": '{"PurchasedItem":{"0":100,"1":90,"2":80}}'}],
+}
+
+
+def test_progress_summary_and_status_line(tmp_path):
+    line = progress.summary(PROGRESS)
+    assert line["end_offsets"] == {"PurchasedItem": {"0": 100, "1": 90, "2": 80}}
+    latest = {("PurchasedItem", 0): 103, ("PurchasedItem", 1): 90, ("PurchasedItem", 2): 84}
+    lag = progress.behind(line["end_offsets"], latest)
+    assert lag == 7
+    assert progress.describe(line, lag) == \
+        "batch 12 at 12:00:03 UTC: 51 rows, 5.1 rows/s in; 7 behind"
+    assert progress.describe(line, None).endswith("lag unknown")
+    path = tmp_path / "p.json"
+    progress.write_atomically(path, json.dumps(line))
+    assert json.loads(path.read_text()) == line
+    assert progress.activity(None, tmp_path / "missing.json") is None
+
+
+def test_supervisor_events_that_count_as_failures():
+    killed = alert.parse_payload("processname:purchase-stream groupname:purchase-stream "
+                                 "from_state:RUNNING expected:0 pid:123")
+    assert killed == {"processname": "purchase-stream", "groupname": "purchase-stream",
+                      "from_state": "RUNNING", "expected": "0", "pid": "123"}
+    assert alert.is_failure("PROCESS_STATE_EXITED", killed, "purchase-stream")
+    assert not alert.is_failure("PROCESS_STATE_EXITED", {**killed, "expected": "1"},
+                                "purchase-stream")
+    assert not alert.is_failure("PROCESS_STATE_EXITED", killed, "api")
+    assert alert.is_failure("PROCESS_STATE_FATAL", {"processname": "purchase-stream"},
+                            "purchase-stream")
+    message = alert.failure_message("PROCESS_STATE_EXITED", killed, KAFKA_TIME)
+    assert message["program"] == "purchase-stream" and "pid 123" in message["message"]
+
+
+def test_one_alert_per_streak_of_failures():
+    streak = alert.FailureStreak()
+    assert streak.failed(100.0, last_batch_at=50.0)       # first death: alert
+    assert not streak.failed(130.0, last_batch_at=50.0)   # restarts keep dying: quiet
+    assert not streak.failed(160.0, last_batch_at=None)
+    assert streak.failed(300.0, last_batch_at=200.0)      # it ran a batch, then died: alert
+    assert not streak.failed(310.0, last_batch_at=200.0)
+
+
+def test_the_stream_service(settings):
+    from apps.stack.services import ALL, stream
+    from apps.stack.supervisor import program_section
+
+    assert [s.name for s in ALL].index("stream") < [s.name for s in ALL].index("generator")
+    assert stream.SERVICE.host_process and set(stream.SERVICE.needs) == {"kafka", "s3"}
+    job, listener = stream.programs(settings)
+    assert job.env["SPARK_LOCAL_IP"] == "127.0.0.1"
+    assert Path(job.argv[1]).name == "purchases_to_lake.py"
+    section = program_section(listener)
+    assert section.startswith("[eventlistener:purchase-stream-alert]")
+    assert "events=PROCESS_STATE_EXITED,PROCESS_STATE_FATAL" in section
+    assert "redirect_stderr" not in section  # supervisord refuses it for a listener
