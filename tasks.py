@@ -124,12 +124,16 @@ def test(c, unit=False, k=""):
     "users": "size of the user base",
     "products": "size of the product catalogue",
 })
-def generate(c, rate=5, duration=0, seed=None, users=None, products=None):
+def generate(c, rate=5, duration=0.0, seed=None, users=None, products=None):
     """Send realistic Faker traffic to the API every second, with a live counter."""
     from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS, run
 
-    summary = run(int(rate), float(duration) or None, None if seed is None else int(seed),
-                  int(users or DEFAULT_USERS), int(products or DEFAULT_PRODUCTS), console=console)
+    try:
+        summary = run(int(rate), float(duration) or None, None if seed is None else int(seed),
+                      int(users or DEFAULT_USERS), int(products or DEFAULT_PRODUCTS),
+                      console=console)
+    except ValueError as exc:
+        raise Exit(f"invoke generate: {exc}", code=2) from None
     if summary.failed:
         raise Exit(code=1)
 
