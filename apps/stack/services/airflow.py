@@ -63,10 +63,14 @@ def environment(settings: Settings) -> dict[str, str]:
 def programs(settings: Settings) -> list[Program]:
     env = environment(settings)
     airflow = str(VENV.bin() / "airflow")
+    # The scheduler's and triggerer's log servers bind every interface (no setting moves
+    # them) and only serve remote workers: here every process reads the same log folder.
+    local_logs = ["--skip-serve-logs"]
     return [
-        Program(f"airflow-{component}", [airflow, component], env=env, cwd=HOME,
+        Program(f"airflow-{component}", [airflow, component, *extra], env=env, cwd=HOME,
                 files=(passwords_file(settings),))
-        for component in ("api-server", "scheduler", "dag-processor", "triggerer")
+        for component, extra in (("api-server", []), ("scheduler", local_logs),
+                                 ("dag-processor", []), ("triggerer", local_logs))
     ]
 
 
