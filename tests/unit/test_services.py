@@ -35,11 +35,6 @@ def test_servers_have_containers_and_host_processes_do_not():
         assert bool(service.compose_services) != service.host_process, service.name
 
 
-def test_servers_bind_loopback(settings):
-    argv = " ".join(a for s in ALL for p in s.programs(settings) for a in p.argv)
-    assert "0.0.0.0" not in argv
-
-
 def test_describing_programs_writes_no_file(settings):
     """`invoke status` and the tests compute specs: that must not touch the running stack."""
     from apps.stack.paths import RUN_DIR
