@@ -138,13 +138,46 @@ def generate(c, rate=5, duration=0.0, seed=None, users=None, products=None):
         raise Exit(code=1)
 
 
+@task(name="analyze", help={
+    "as_of": "the end of the top customers' hour, ISO 8601 (default: now, UTC)",
+})
+def analyze_(c, as_of=None):
+    """Run the analysis notebooks headless: results to PostgreSQL, notebooks, charts and an
+    HTML report under reports/, headline answers printed."""
+    from apps.analysis.run import analyze, print_analysis
+
+    with explained():
+        print_analysis(analyze(as_of), console)
+
+
+@task(name="sql", help={"name": "a query of sql/, e.g. top-repeat"})
+def sql_(c, name):
+    """Run sql/NAME.sql against PostgreSQL and print the table (`invoke sql top-repeat`)."""
+    from apps.analysis.run import sql
+
+    with explained():
+        sql(name, console)
+
+
+@task
+def lab(c):
+    """Open jupyter lab on 127.0.0.1:8888 with the project's kernel (notebooks/)."""
+    import subprocess
+
+    from apps.analysis.run import lab_command
+
+    with explained():
+        command = lab_command()
+    subprocess.run(command, check=False)
+
+
 @task(help={"what": "which benchmark: ingest, or all"})
 def bench(c, what):
     """Measure a part of shopstream side by side with a reference, in one run:
     `invoke bench ingest`, or `invoke bench all`."""
     import importlib
 
-    benchmarks = {"ingest": "apps.bench.ingest"}
+    benchmarks = {"ingest": "apps.bench.ingest", "analyze": "apps.bench.analyze"}
     chosen = list(benchmarks) if what == "all" else [what]
     unknown = [name for name in chosen if name not in benchmarks]
     if unknown:

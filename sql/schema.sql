@@ -1,6 +1,7 @@
 -- shopstream's analysis tables in PostgreSQL. Applied by `invoke up` (idempotent).
--- Each table is replaced whole by the analysis: TRUNCATE then INSERT in one transaction,
--- so a reader sees either the previous result or the new one, never an empty table.
+-- Each table is replaced whole by the analysis: DELETE then INSERT, all four tables in one
+-- transaction, so a reader sees either the previous results or the new ones, never an empty
+-- table (TRUNCATE is not MVCC-safe: an older REPEATABLE READ snapshot would see it empty).
 
 CREATE TABLE IF NOT EXISTS top_products (
     product_id   text PRIMARY KEY,

@@ -1,46 +1,26 @@
-"""The Parquet lake the streaming job writes: its row schema, where it is, how to read it.
-
-A row is a Purchase (schema derived from the contract) plus where Kafka held it; files
-are partitioned by `dt=YYYY-MM-DD` under `raw/` and read from that top folder.
+"""Reading the Parquet lake the streaming job writes (its layout: apps/purchase_stream/
+layout.py): every file under `raw/`, read from that top folder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql.types import IntegerType, LongType, StructField, StructType, TimestampType
-
-from apps.contract.models import Purchase
-from apps.contract.spark import spark_schema
+from apps.purchase_stream.layout import RAW, RAW_SCHEMA
+from apps.purchase_stream.store import s3a_url
 from apps.settings import Settings
+from apps.stack.spec import StackError
 
-RAW_PREFIX = "raw/"
-LINEAGE = (
-    StructField("kafka_partition", IntegerType(), nullable=False),
-    StructField("kafka_offset", LongType(), nullable=False),
-    StructField("kafka_timestamp", TimestampType(), nullable=False),
-)
+RAW_PREFIX = f"{RAW}/"
 START_STACK = "start it with `invoke up`"
 
 
-class AnalysisError(RuntimeError):
-    """A situation explained in one line (printed without a traceback)."""
-
-
-def lake_schema() -> StructType:
-    """A lake row: the Purchase's fields, then its Kafka lineage."""
-    return StructType([*spark_schema(Purchase).fields, *LINEAGE])
-
-
-def arrow_schema():
-    """The same row as a pyarrow schema (for writers and readers outside Spark)."""
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    return to_arrow_schema(lake_schema(), timezone="UTC")
+class AnalysisError(StackError):
+    """A situation explained in one line (`invoke` prints it without a traceback)."""
 
 
 def lake_url(settings: Settings, prefix: str = RAW_PREFIX) -> str:
-    return f"s3a://{settings.s3_bucket}/{prefix}"
+    return s3a_url(settings, prefix)
 
 
 def bucket_and_key(url: str) -> tuple[str, str]:
@@ -84,7 +64,7 @@ def read_lake(spark, url: str) -> Lake:
     folder without files is an empty lake, not an error."""
     from pyspark.errors import AnalysisException
 
-    schema = lake_schema()
+    schema = RAW_SCHEMA
     try:
         purchases = spark.read.schema(schema).parquet(url)
     except AnalysisException as exc:

@@ -2,7 +2,7 @@
 (tests) and the reference the Spark version is measured against (`invoke bench analyze`).
 
 The definitions are analyses.py's, written independently in SQL; the lake relation is any
-Arrow table or pyarrow dataset with the lake's columns (lake.arrow_schema()).
+Arrow table or pyarrow dataset with the lake's columns (apps.purchase_stream.layout.RAW_ARROW).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from apps.analysis import analyses, reference
-from apps.analysis.lake import arrow_schema, lake_schema, read_lake
+from apps.analysis.lake import read_lake
+from apps.purchase_stream.layout import RAW_ARROW, RAW_SCHEMA
 from tests.unit.test_analysis_golden import (
     AS_OF,
     HOUR_START,
@@ -34,13 +35,13 @@ def tuples(rows) -> list[tuple]:
 
 
 def golden_arrow() -> pa.Table:
-    return pa.Table.from_pylist(lake_rows(), schema=arrow_schema())
+    return pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW)
 
 
 @pytest.fixture(scope="module")
 def orders(spark):
     purchases = spark.createDataFrame(
-        [tuple(row[name] for name in lake_schema().names) for row in lake_rows()], lake_schema())
+        [tuple(row[name] for name in RAW_SCHEMA.names) for row in lake_rows()], RAW_SCHEMA)
     return analyses.dedupe_orders(purchases).cache()
 
 
@@ -83,7 +84,7 @@ def test_repeat_purchases(orders):
 def test_without_dedupe_the_answers_change(spark):
     """The retried o02 is counted twice when the dedupe step is skipped (a guard on the test)."""
     purchases = spark.createDataFrame(
-        [tuple(row[name] for name in lake_schema().names) for row in lake_rows()], lake_schema())
+        [tuple(row[name] for name in RAW_SCHEMA.names) for row in lake_rows()], RAW_SCHEMA)
     assert tuples(analyses.payment_types(purchases).collect()) != PAYMENT_TYPES
     assert tuples(analyses.repeat_purchases(purchases).collect()) != REPEAT_PURCHASES
 
@@ -99,7 +100,7 @@ def test_duckdb_reference_gives_the_same_answers():
 def test_read_lake_from_the_top_folder(spark, tmp_path):
     from pyspark.sql import functions as F
 
-    frame = spark.createDataFrame(golden_arrow().to_pylist(), lake_schema())
+    frame = spark.createDataFrame(golden_arrow().to_pylist(), RAW_SCHEMA)
     frame.withColumn("dt", F.to_date("TimeStamp")).write.partitionBy("dt").parquet(
         str(tmp_path / "raw"))
     lake = read_lake(spark, str(tmp_path / "raw"))

@@ -1,0 +1,136 @@
+"""What the two notebooks call: each of their cells is a line or two into here.
+
+The notebooks are run by people in `jupyter lab` and headless by `invoke analyze`
+(papermill), with the parameters `as_of`, `lake_url`, `target_schema` and `reports_dir`.
+A run leaves its charts and `summary.json` (as_of, the exact files read, the counts) in
+`reports_dir`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apps.analysis import analyses, charts, queries, store
+from apps.analysis.lake import AnalysisError, check_store, lake_url, read_lake
+from apps.analysis.report import Table
+from apps.settings import REPO_ROOT, get_settings
+
+REPORTS = REPO_ROOT / "reports"
+SUMMARY = "summary.json"
+SHUFFLE_PARTITIONS = "4"  # a few small result sets: 200 tasks would be pure overhead
+
+
+def parse_as_of(value: str | datetime | None) -> datetime:
+    """None or '' is now; an ISO 8601 timestamp without an offset is UTC."""
+    if value is None or value == "":
+        return datetime.now(UTC)
+    if isinstance(value, datetime):
+        return analyses.as_utc(value)
+    try:
+        return analyses.as_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise AnalysisError(f"as_of {value!r} is not an ISO 8601 timestamp "
+                            f"(e.g. 2026-11-28T12:00:00Z)") from None
+
+
+def reports_folder(reports_dir: str | None) -> Path:
+    """Where a run's files go; a notebook opened in jupyter lab uses reports/notebook/."""
+    folder = Path(reports_dir) if reports_dir else REPORTS / "notebook"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def image(path: Path):
+    from IPython.display import Image
+
+    return Image(filename=str(path))
+
+
+class AnalysisRun:
+    """One run of the analysis notebook: the lake read once, the four results kept."""
+
+    def __init__(self, as_of: str | None, lake: str | None, target_schema: str,
+                 reports_dir: str | None):
+        from apps.spark_session import spark_session
+
+        self.settings = get_settings()
+        self.as_of = parse_as_of(as_of)
+        self.window = analyses.hour_before(self.as_of)
+        self.url = lake or lake_url(self.settings)
+        self.schema = target_schema
+        self.reports = reports_folder(reports_dir)
+        self.computed_at = datetime.now(UTC)
+        if self.url.startswith(("s3a://", "s3://")):
+            check_store(self.settings, self.url)
+        self.store = store.connect(self.settings)  # fail now, not after the Spark work
+        self.spark = spark_session(self.settings, "shopstream-analysis",
+                                   **{"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS,
+                                      "spark.log.level": "ERROR"})
+        self.lake = read_lake(self.spark, self.url)
+        self.orders = analyses.dedupe_orders(self.lake.purchases).cache()
+        self.order_count = self.orders.count()
+        self.results: dict[str, tuple[list[str], list[tuple]]] = {}
+
+    def summary(self) -> str:
+        if self.order_count == 0:
+            return f"The lake at {self.url} holds no purchases yet: every result is empty."
+        return (f"{self.order_count:,} orders in {len(self.lake.files):,} Parquet files under "
+                f"{self.url}; as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC.")
+
+    def _keep(self, table: str, frame) -> Table:
+        self.results[table] = store.frame_rows(frame, self.computed_at)
+        columns, rows = self.results[table]
+        return Table(columns[:-1], [row[:-1] for row in rows])  # without computed_at
+
+    def top_products(self) -> Table:
+        return self._keep("top_products", analyses.top_products(self.orders))
+
+    def payment_types(self) -> Table:
+        return self._keep("payment_types", analyses.payment_types(self.orders))
+
+    def top_customers(self) -> Table:
+        return self._keep("top_customers_last_hour",
+                          analyses.top_customers(self.orders, self.as_of))
+
+    def hour_note(self) -> str:
+        hour = f"[{self.window.start:%Y-%m-%d %H:%M:%S}, {self.window.end:%H:%M:%S}) UTC"
+        if not self.results.get("top_customers_last_hour", ([], []))[1]:
+            return f"No orders in the hour {hour}: the table is empty."
+        return f"The hour {hour}."
+
+    def repeat_purchases(self) -> Table:
+        return self._keep("repeat_purchases", analyses.repeat_purchases(self.orders))
+
+    def chart_top_products(self):
+        rows = [r[:-1] for r in self.results["top_products"][1]]
+        return image(charts.top_products(rows, self.reports / "top_products.png"))
+
+    def chart_payment_types(self):
+        rows = [r[:-1] for r in self.results["payment_types"][1]]
+        return image(charts.payment_types(rows, self.reports / "payment_types.png"))
+
+    def save(self) -> str:
+        """All four tables replaced in one transaction; the run's summary beside the charts."""
+        store.replace_tables(self.store, self.results, self.schema)
+        counts = {table: len(rows) for table, (_, rows) in self.results.items()}
+        (self.reports / SUMMARY).write_text(json.dumps({
+            "as_of": self.as_of.isoformat(), "window_start": self.window.start.isoformat(),
+            "window_end": self.window.end.isoformat(), "lake_url": self.url,
+            "orders": self.order_count, "files": self.lake.files, "counts": counts,
+            "schema": self.schema,
+        }, indent=2))
+        return f"Replaced in schema {self.schema!r}: " + ", ".join(
+            f"{table} ({n} rows)" for table, n in counts.items())
+
+
+def top_repeat(target_schema: str, reports_dir: str | None) -> tuple[Table, object]:
+    """sql/top_repeat.sql on PostgreSQL: the table and its chart."""
+    conn = store.connect(get_settings())
+    try:
+        columns, rows = queries.run_query(conn, "top-repeat", target_schema)
+    finally:
+        conn.close()
+    chart = charts.top_repeat(rows, reports_folder(reports_dir) / "top_repeat.png")
+    return Table(columns, rows), image(chart)
