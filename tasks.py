@@ -19,12 +19,12 @@ console = Console()
 @contextmanager
 def explained():
     """Print a StackError as a plain message and exit non-zero, without a traceback."""
-    from apps.settings import redact
+    from apps.settings import EnvFileMissing, redact
     from apps.stack.spec import StackError
 
     try:
         yield
-    except StackError as exc:
+    except (StackError, EnvFileMissing) as exc:
         console.print(f"[red]error:[/] {escape(redact(str(exc)))}", highlight=False)
         raise Exit(code=1) from None
 
@@ -63,7 +63,8 @@ def status_(c, json_=False):
     from apps.stack import status as stack_status
     from apps.stack.runtime import choose
 
-    settings = get_settings()
+    with explained():
+        settings = get_settings()
     runtime = choose(settings)
     rows = stack_status.collect(settings, runtime)
     if json_:

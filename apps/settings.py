@@ -93,9 +93,13 @@ class Settings(BaseSettings):
         return self.postgres_dsn.get_secret_value()
 
 
+class EnvFileMissing(FileNotFoundError):
+    """`.env` is not there yet: `invoke up` creates it."""
+
+
 @lru_cache
 def get_settings() -> Settings:
     """The process-wide settings (read once; `.env` must exist, see `invoke up`)."""
     if not ENV_FILE.exists():
-        raise FileNotFoundError(f"{ENV_FILE} is missing: run `invoke up` once to create it")
+        raise EnvFileMissing(f"{ENV_FILE} is missing: run `invoke up` once to create it")
     return Settings()

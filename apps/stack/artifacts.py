@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,19 +16,16 @@ from xml.sax.saxutils import escape
 
 from apps.stack import cache
 from apps.stack.spec import StackError
+from apps.stack.tools import run_tool
 
 
 class ProvisionError(StackError):
     """A build or download failed; the message carries the tool's last output lines."""
 
 
-def _run(argv: list[str], *, what: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
-    proc = subprocess.run(
-        argv, cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise ProvisionError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+def _run(argv: list[str], *, what: str, env: dict[str, str] | None = None,
+         cwd: Path | None = None) -> None:
+    run_tool(argv, what=what, env=env, cwd=cwd, error=ProvisionError)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from apps.settings import REPO_ROOT, Settings
 from apps.stack.spec import Program, Service
 from apps.stack.supervisor import Supervisor
+from apps.stack.tools import run_tool
 
 COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
 
@@ -53,8 +54,8 @@ class Runtime:
 
 
 def compose(*args: str) -> None:
-    subprocess.run(["docker", "compose", "--env-file", str(REPO_ROOT / ".env"),
-                    "-f", str(COMPOSE_FILE), *args], check=True)
+    run_tool(["docker", "compose", "--env-file", str(REPO_ROOT / ".env"),
+              "-f", str(COMPOSE_FILE), *args], what=f"docker compose {' '.join(args)}")
 
 
 def choose(settings: Settings) -> Runtime:

@@ -8,7 +8,6 @@ and waits for each service's health, so a server never starts before what it nee
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 import time
 import xmlrpc.client
@@ -18,7 +17,8 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from apps.stack.paths import LOG_DIR, RUN_DIR, STACK_DIR
-from apps.stack.spec import Program
+from apps.stack.spec import Program, StackError
+from apps.stack.tools import run_tool
 from apps.stack.templates import write_private
 
 CONF = STACK_DIR / "supervisord.conf"
@@ -114,12 +114,12 @@ class Supervisor:
         if changed:
             write_private(CONF, text)  # program environments hold secrets
         if not self.is_running():
-            subprocess.run([sys.executable, "-W", "ignore", "-m", "supervisor.supervisord", "-c", str(CONF)],
-                           check=True)
+            run_tool([sys.executable, "-W", "ignore", "-m", "supervisor.supervisord", "-c", str(CONF)],
+                     what="starting supervisord")
             deadline = time.monotonic() + 15
             while not self.is_running():
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"supervisord did not start; see {LOG_DIR}/supervisord.log")
+                    raise StackError(f"supervisord did not start; see {LOG_DIR}/supervisord.log")
                 time.sleep(0.2)
         elif changed:
             self._apply_changes()

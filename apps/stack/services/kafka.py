@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import subprocess
 import uuid
 
 from apps.settings import Settings, host_port
@@ -12,6 +11,7 @@ from apps.stack.artifacts import MavenJars
 from apps.stack.paths import CONFIG_DIR, data_dir
 from apps.stack.spec import Health, Program, Service
 from apps.stack.templates import render
+from apps.stack.tools import run_tool
 
 KAFKA_VERSION = "4.1.1"
 JARS = MavenJars(
@@ -54,9 +54,9 @@ def prepare(settings: Settings) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     config = _server_properties(settings)
     config.write()
-    subprocess.run(
+    run_tool(
         _java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config.path)),
-        check=True, capture_output=True,
+        what=f"formatting Kafka's storage in {DATA}",
     )
 
 

@@ -22,6 +22,7 @@ from apps.settings import REPO_ROOT, Settings
 from apps.stack import cache, probes
 from apps.stack.paths import data_dir
 from apps.stack.spec import Health, Program, Service, StackError
+from apps.stack.tools import run_tool
 
 SERVER_USER = "shopstream"  # used only when running as root
 SYSTEM_HOME = Path("/var/lib/shopstream")
@@ -72,8 +73,9 @@ def provision(settings: Settings) -> None:
     if _run_as() is None:
         return
     if not _user_exists():
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin", SERVER_USER], check=True)
+        run_tool(["useradd", "--system", "--user-group", "--no-create-home",
+                  "--shell", "/usr/sbin/nologin", SERVER_USER],
+                 what=f"creating the system user {SERVER_USER} to run PostgreSQL")
     if _needs_system_copy():
         cache.cached("postgres", f"pginstall-{VERSION}", root=SYSTEM_HOME,
                      build=lambda tmp: shutil.copytree(_wheel_pginstall(), tmp, dirs_exist_ok=True))
