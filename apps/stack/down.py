@@ -14,9 +14,10 @@ from apps.stack.supervisor import Supervisor
 
 def down(wipe: bool = False, console: Console | None = None) -> None:
     console = console or Console()
-    runtime = choose(get_settings()) if ENV_FILE.exists() else Runtime("native", Supervisor())
+    settings = get_settings() if ENV_FILE.exists() else None
+    runtime = choose(settings) if settings else Runtime("native", Supervisor())
     with console.status("stopping every shopstream process"):
-        runtime.stop_all()
+        runtime.stop_all(settings, wipe=wipe)
     console.print("[green]✔[/] stopped")
     if wipe and STACK_DIR.exists():
         for link in (p for p in DATA_DIR.glob("*") if p.is_symlink()):

@@ -45,17 +45,33 @@ class Runtime:
             for program in service.programs(settings):
                 self.supervisor.start(program.name)
         else:
-            compose("up", "--detach", "--wait", *service.compose_services)
+            compose(settings, "up", "--detach", "--wait", *service.compose_services)
 
-    def stop_all(self) -> None:
+    def stop_all(self, settings: Settings | None, wipe: bool = False) -> None:
+        """Stop every process; under docker also the containers (`wipe`: and their volumes)."""
         self.supervisor.shutdown()
-        if self.name == "docker":
-            compose("stop")
+        if self.name == "docker" and settings is not None:
+            compose(settings, *(("down", "--volumes") if wipe else ("stop",)))
 
 
-def compose(*args: str) -> None:
+def compose_ports(settings: Settings) -> dict[str, str]:
+    """The ports the Compose file reads, derived from `.env`'s URLs through the service
+    specs: the containers follow a port changed in `.env`, as the native servers do."""
+    from apps.stack.services import ALL
+
+    ports = {s.name: s.ports(settings) for s in ALL}
+    return {name: str(port) for name, port in {
+        "KAFKA_PORT": ports["kafka"][0], "KAFKA_CONTROLLER_PORT": ports["kafka"][1],
+        "MONGO_PORT": ports["mongo"][0], "S3_PORT": ports["s3"][0],
+        "S3_CONSOLE_PORT": settings.s3_console_port, "POSTGRES_PORT": ports["postgres"][0],
+        "AIRFLOW_PORT": ports["airflow"][0],
+    }.items()}
+
+
+def compose(settings: Settings, *args: str) -> None:
     run_tool(["docker", "compose", "--env-file", str(REPO_ROOT / ".env"),
-              "-f", str(COMPOSE_FILE), *args], what=f"docker compose {' '.join(args)}")
+              "-f", str(COMPOSE_FILE), *args], env=compose_ports(settings),
+             what=f"docker compose {' '.join(args)}")
 
 
 def choose(settings: Settings) -> Runtime:
