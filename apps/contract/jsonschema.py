@@ -7,23 +7,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
 
-from pydantic import Field, TypeAdapter
-
-from apps.contract.models import MAX_PURCHASES_PER_REQUEST, Purchase, UserEvent
+from apps.contract.models import PURCHASED_ITEMS, Purchase, UserEvent
 from apps.settings import REPO_ROOT
 
 SCHEMA_DIR = REPO_ROOT / "docs" / "contract"
 
-PurchasedItemsBody = Annotated[
-    list[Purchase], Field(min_length=1, max_length=MAX_PURCHASES_PER_REQUEST)
-]
-
 
 def schemas() -> dict[str, dict]:
     """File name -> JSON Schema: each record, and the body of `POST /PurchasedItems`."""
-    purchased_items = TypeAdapter(PurchasedItemsBody).json_schema()
+    purchased_items = PURCHASED_ITEMS.json_schema()
     purchased_items["title"] = "PurchasedItems"
     return {
         "UserEvent.schema.json": UserEvent.model_json_schema(),

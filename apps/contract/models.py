@@ -10,13 +10,21 @@ become timestamps and enum members there); Python callers pass `datetime` and en
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 USER_EVENTS_TOPIC = "UserEvents"
@@ -184,16 +192,26 @@ class Purchase(Record):
 
     @model_validator(mode="after")
     def _total_matches_items(self) -> Purchase:
-        expected = sum(
-            (p.ItemCount * (_exact(p.ItemPrice) - _exact(p.ItemDiscount)) for p in self.Products),
-            Decimal(0),
-        )
+        expected = order_total(self.Products)
         if _exact(self.TotalPrice) != expected:  # every amount is whole cents: exact
             raise _field_error(
                 "Purchase", "TotalPrice", "total_mismatch",
                 f"TotalPrice must equal the sum of ItemCount * (ItemPrice - ItemDiscount), "
                 f"{expected.quantize(CENT)}, to the cent", self.TotalPrice)
         return self
+
+
+def order_total(products: list[Product]) -> Decimal:
+    """Sum of ItemCount * (ItemPrice - ItemDiscount): exact, every amount being whole cents."""
+    return sum((p.ItemCount * (_exact(p.ItemPrice) - _exact(p.ItemDiscount)) for p in products),
+               Decimal(0))
+
+
+# The body of `POST /PurchasedItems`, and how the API reads it and clients write it.
+PurchasedItemsBody = Annotated[
+    list[Purchase], Field(min_length=1, max_length=MAX_PURCHASES_PER_REQUEST)
+]
+PURCHASED_ITEMS = TypeAdapter(PurchasedItemsBody)
 
 
 def topic_for(record: UserEvent | Purchase) -> str:

@@ -13,9 +13,14 @@ import time
 from dataclasses import dataclass
 
 import httpx
-from pydantic import TypeAdapter
 
-from apps.contract.models import MAX_PURCHASES_PER_REQUEST, Purchase, UserEvent, kafka_value
+from apps.contract.models import (
+    MAX_PURCHASES_PER_REQUEST,
+    PURCHASED_ITEMS,
+    Purchase,
+    UserEvent,
+    kafka_value,
+)
 from apps.generator.traffic import Batch
 
 RETRYABLE_STATUS = {502, 503, 504}
@@ -24,7 +29,6 @@ MAX_BACKOFF_S = 5.0
 RETRY_GRACE_S = 30.0  # a bounded run keeps retrying this long after its last batch
 SESSIONS_IN_FLIGHT = 16  # sessions sent concurrently; a session's events stay in order
 JSON = {"content-type": "application/json"}
-PURCHASES = TypeAdapter(list[Purchase])
 
 
 @dataclass(slots=True)
@@ -67,7 +71,7 @@ class Sender:
                              *(self._send_purchases(c) for c in chunks))
 
     async def _send_purchases(self, purchases: list[Purchase]) -> None:
-        body = PURCHASES.dump_json(purchases)
+        body = PURCHASED_ITEMS.dump_json(purchases)
         try:
             if await self._deliver("POST", "/PurchasedItems", body, len(purchases)):
                 self.stats.purchases += len(purchases)

@@ -11,11 +11,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 from faker import Faker
 
-from apps.contract.models import EventAttributes, EventName, Product, Purchase, UserEvent
+from apps.contract.models import (
+    EventAttributes,
+    EventName,
+    Product,
+    Purchase,
+    UserEvent,
+    order_total,
+)
 from apps.generator.catalogue import Catalogue, CatalogueProduct, Shopper, UserBase
 
 Clock = Callable[[], datetime]
@@ -42,13 +48,6 @@ class Batch:
     @property
     def events(self) -> list[UserEvent]:
         return [event for session in self.sessions for event in session]
-
-
-def total_price(products: list[Product]) -> float:
-    """Sum of ItemCount * (ItemPrice - ItemDiscount), exact to the cent."""
-    total = sum((p.ItemCount * (Decimal(repr(p.ItemPrice)) - Decimal(repr(p.ItemDiscount)))
-                 for p in products), Decimal(0))
-    return float(total)
 
 
 class TrafficBuilder:
@@ -119,7 +118,7 @@ class TrafficBuilder:
                    else self.users.payments.pick(self.rng))
         shopper.bought.extend(p for p in basket if p not in shopper.bought)
         return Purchase(SessionId=session_id, TimeStamp=at, UserId=shopper.user_id,
-                        TotalPrice=total_price(items), OrderId=self.fake.uuid4(),
+                        TotalPrice=float(order_total(items)), OrderId=self.fake.uuid4(),
                         Products=items, PaymentType=payment)
 
     def _item_count(self) -> int:

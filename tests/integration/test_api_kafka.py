@@ -17,14 +17,13 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
-from pydantic import TypeAdapter
 
 from apps.api.local_server import free_port, running_api
 from apps.contract.models import (
+    PURCHASED_ITEMS,
     PURCHASES_TOPIC,
     TOPIC_PARTITIONS,
     USER_EVENTS_TOPIC,
-    Purchase,
     kafka_key,
     kafka_value,
     topic_for,
@@ -38,7 +37,6 @@ ACK_TIMEOUT_S = 5.0
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 READ_TIMEOUT_S = 60
 JSON = {"content-type": "application/json"}
-PURCHASES = TypeAdapter(list[Purchase])
 TOPICS = (USER_EVENTS_TOPIC, PURCHASES_TOPIC)
 
 Offsets = dict[TopicPartition, int]
@@ -107,7 +105,7 @@ def put_event(url: str, event) -> httpx.Response:
 
 
 def post_purchases(url: str, purchases) -> httpx.Response:
-    return httpx.post(f"{url}/PurchasedItems", content=PURCHASES.dump_json(purchases),
+    return httpx.post(f"{url}/PurchasedItems", content=PURCHASED_ITEMS.dump_json(purchases),
                       headers=JSON, timeout=30)
 
 

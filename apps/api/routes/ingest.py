@@ -11,10 +11,10 @@ from apps.api import metrics, openapi
 from apps.api.body import check_content_type, read_body, validate
 from apps.api.errors import kafka_unavailable
 from apps.api.publisher import KafkaPublisher, KafkaUnavailable, Message
-from apps.contract.jsonschema import PurchasedItemsBody
 from apps.contract.models import (
     MAX_BODY_BYTES,
     MAX_PURCHASES_PER_REQUEST,
+    PURCHASED_ITEMS,
     Purchase,
     UserEvent,
     kafka_key,
@@ -25,7 +25,6 @@ from apps.contract.models import (
 router = APIRouter(tags=["ingestion"])
 
 USER_EVENT = TypeAdapter(UserEvent)
-PURCHASED_ITEMS = TypeAdapter(PurchasedItemsBody)
 
 
 class Accepted(BaseModel):
