@@ -54,6 +54,14 @@ class LocalApi:
                            f"API log:\n{self.log.read_text(errors='replace')[-3000:]}")
 
 
+def uvicorn_command(host: str, port: int, app: str = "apps.api.main:app", *,
+                    factory: bool = False) -> list[str]:
+    """How the API is served, by the supervisor and by tests and benchmarks alike."""
+    return [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            *(["--factory"] if factory else [])]
+
+
 @contextmanager
 def running_api(settings: Settings, log: Path, *, ack_timeout_s: float | None = None,
                 app: str = "apps.api.main:app", factory: bool = False,
@@ -65,9 +73,7 @@ def running_api(settings: Settings, log: Path, *, ack_timeout_s: float | None = 
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers}
     if ack_timeout_s is not None:
         env["API_KAFKA_ACK_TIMEOUT"] = str(ack_timeout_s)
-    command = [sys.executable, "-m", "uvicorn", app, "--host", host, "--port", str(port),
-               "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-               *(["--factory"] if factory else [])]
+    command = uvicorn_command(host, port, app, factory=factory)
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from urllib.parse import urlsplit
 
 from apps.settings import REPO_ROOT, Settings
@@ -11,12 +10,11 @@ from apps.stack.spec import Health, Program, Service
 
 
 def programs(settings: Settings) -> list[Program]:
+    from apps.api.local_server import uvicorn_command
+
     url = urlsplit(settings.api_url)
-    return [Program("api", [
-        sys.executable, "-m", "uvicorn", "apps.api.main:app",
-        "--host", url.hostname or "127.0.0.1", "--port", str(url.port or 8000),
-        "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-    ], cwd=REPO_ROOT)]
+    return [Program("api", uvicorn_command(url.hostname or "127.0.0.1", url.port or 8000),
+                    cwd=REPO_ROOT)]
 
 
 def health(settings: Settings) -> Health:
