@@ -37,6 +37,12 @@ def host_port(address: str) -> tuple[str, int]:
     return parts.hostname, parts.port
 
 
+def url_address(url: str, default_port: int) -> tuple[str, int]:
+    """(host, port) of a server URL; 127.0.0.1 and `default_port` where it names none."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from apps.settings import Settings
+from apps.settings import Settings, url_address
 from apps.stack import probes
 from apps.stack.artifacts import GoBinary
 from apps.stack.paths import data_dir
@@ -22,8 +20,7 @@ DATA = data_dir("ferretdb")
 
 
 def _address(settings: Settings) -> tuple[str, int]:
-    parts = urlsplit(settings.mongo_url)
-    return parts.hostname or "127.0.0.1", parts.port or 27017
+    return url_address(settings.mongo_url, 27017)
 
 
 def programs(settings: Settings) -> list[Program]:

@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from apps.settings import REPO_ROOT, Settings
+from apps.settings import REPO_ROOT, Settings, url_address
 from apps.stack import cache, probes
 from apps.stack.paths import data_dir
 from apps.stack.spec import Health, Program, Service, StackError
@@ -99,8 +99,7 @@ def _home_for_data() -> Path:
 
 
 def _address(settings: Settings) -> tuple[str, int]:
-    parts = urlsplit(settings.postgres_url)
-    return parts.hostname or "127.0.0.1", parts.port or 5432
+    return url_address(settings.postgres_url, 5432)
 
 
 def superuser_dsn(settings: Settings, database: str = "postgres") -> str:
