@@ -8,8 +8,8 @@
 SELECT row_number() OVER (ORDER BY count(*) DESC, sum(order_count) DESC, product_id) AS rank,
        product_id,
        count(*)          AS repeat_customers,
-       sum(order_count)  AS repeat_orders,
-       sum(total_units)  AS repeat_units
+       sum(order_count)::bigint AS repeat_orders,
+       sum(total_units)::bigint AS repeat_units
 FROM repeat_purchases
 GROUP BY product_id
 ORDER BY rank

@@ -99,3 +99,31 @@ def test_an_unreachable_postgres_says_invoke_up(stack):
     with pytest.raises(AnalysisError, match=r"^PostgreSQL at 127.0.0.1:1 does not answer .*"
                                             r"start it with `invoke up`$"):
         store.connect(closed)
+
+
+# product -> each repeat customer's order count (total_units = order_count + 1 per row)
+KNOWN_REPEATS = {
+    "P01": [2, 2, 2, 2], "P02": [2, 2, 2, 3], "P03": [2, 2, 2], "P04": [2, 2, 2],
+    "P05": [5, 5], "P06": [2, 2], "P07": [9], "P08": [3], "P09": [2], "P10": [2],
+    "P11": [2], "P12": [2],
+}
+# rank, product, repeat customers, repeat orders, repeat units. P02 beats P01 on orders;
+# P03/P04 and P09/P10/P11/P12 tie on both counts: product id decides; P11, P12 are cut.
+TOP_REPEAT = [
+    (1, "P02", 4, 9, 13), (2, "P01", 4, 8, 12), (3, "P03", 3, 6, 9), (4, "P04", 3, 6, 9),
+    (5, "P05", 2, 10, 12), (6, "P06", 2, 4, 6), (7, "P07", 1, 9, 10), (8, "P08", 1, 3, 4),
+    (9, "P09", 1, 2, 3), (10, "P10", 1, 2, 3),
+]
+
+
+def test_top_repeat_sql_returns_the_known_ten_in_order(stack, scratch):
+    from apps.analysis.queries import run_query
+
+    conn, schema = scratch
+    stamp = datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [(f"u{i}", product, n, n + 1, stamp, stamp, stamp)
+            for product, counts in KNOWN_REPEATS.items() for i, n in enumerate(counts)]
+    store.replace_tables(conn, {"repeat_purchases": (COLUMNS, rows)}, schema)
+    columns, got = run_query(conn, "top-repeat", schema)
+    assert columns == ["rank", "product_id", "repeat_customers", "repeat_orders", "repeat_units"]
+    assert got == TOP_REPEAT

@@ -1,0 +1,103 @@
+"""Both notebooks, headless, over the golden purchases written to an S3 prefix of the
+test's own, into a PostgreSQL schema of its own; then the HTML report in Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from matplotlib.image import imread
+
+from apps.analysis import store
+from apps.analysis.charts import BAR
+from apps.analysis.run import analyze
+from apps.purchase_stream.layout import RAW, RAW_ARROW, object_key
+from apps.purchase_stream.store import lake_filesystem, s3a_url
+from apps.purchase_stream.writer import by_day
+from tests.unit.test_analysis_golden import (
+    AS_OF,
+    HOUR_START,
+    ORDERS,
+    PAYMENT_TYPES,
+    REPEAT_PURCHASES,
+    TOP_CUSTOMERS,
+    TOP_PRODUCTS,
+    lake_rows,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+@pytest.fixture(scope="module")
+def golden_lake(stack):
+    """The golden rows as the stream lays them out: the retried o02 in a later batch."""
+    fs, prefix = lake_filesystem(stack), f"tests/analysis-{uuid.uuid4().hex[:10]}/"
+    table = pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW)
+    keys = []
+    for batch_id, rows in enumerate((table.slice(0, len(ORDERS)), table.slice(len(ORDERS)))):
+        for day, part in by_day(rows, "TimeStamp").items():
+            keys.append(object_key(prefix, RAW, day, batch_id))
+            pq.write_table(part, f"{stack.s3_bucket}/{keys[-1]}", filesystem=fs)
+    yield s3a_url(stack, f"{prefix}{RAW}/"), sorted(s3a_url(stack, k) for k in keys)
+    fs.delete_dir(f"{stack.s3_bucket}/{prefix}")
+
+
+@pytest.fixture(scope="module")
+def analysed(stack, golden_lake, tmp_path_factory):
+    schema = f"analysis_test_{uuid.uuid4().hex[:10]}"
+    conn = store.connect(stack)
+    store.create_tables(conn, schema)
+    url, _ = golden_lake
+    result = analyze(AS_OF.isoformat(), url, schema, tmp_path_factory.mktemp("reports"))
+    yield result, conn, schema
+    store.drop_schema(conn, schema)
+    conn.close()
+
+
+def test_notebooks_read_exactly_the_golden_files(analysed, golden_lake):
+    result, _, _ = analysed
+    assert result.summary["files"] == golden_lake[1]
+    assert result.summary["orders"] == len(ORDERS)
+    for notebook in ("analysis.ipynb", "top_repeat_sql.ipynb"):
+        assert (result.folder / notebook).stat().st_size > 0
+
+
+def test_tables_hold_the_hand_worked_answers(analysed):
+    _, conn, schema = analysed
+    read = {name: store.read_table(conn, name, schema) for name in store.TABLES}
+    assert read["top_products"] == (["rank", "product_id", "units", "revenue", "orders"],
+                                    TOP_PRODUCTS)
+    assert read["payment_types"][1] == PAYMENT_TYPES
+    assert read["top_customers_last_hour"][1] == [(*r, HOUR_START, AS_OF) for r in TOP_CUSTOMERS]
+    assert read["repeat_purchases"][1] == REPEAT_PURCHASES
+
+
+def test_top_repeat_notebook_ranks_the_golden_repeats(analysed):
+    result, _, _ = analysed
+    # u01 repeats pA and pB, each in 2 orders: a tie broken by product id.
+    assert result.tables["top_repeat"].rows == [(1, "pA", 1, 2, 3), (2, "pB", 1, 2, 4)]
+
+
+def test_report_is_one_offline_file_with_every_chart(analysed):
+    result, _, _ = analysed
+    html = result.report.read_text()
+    assert html.count("src='data:image/png;base64,") == 3
+    assert "http://" not in html and "https://" not in html  # nothing fetched
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_report_shows_its_charts_in_headless_chromium(analysed, tmp_path):
+    result, _, _ = analysed
+    shot = tmp_path / "report.png"
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    "--window-size=1200,2400", f"--screenshot={shot}",
+                    result.report.as_uri()], check=True, capture_output=True, timeout=120)
+    pixels = imread(shot)[..., :3]
+    bar = np.array([int(BAR[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    bar_pixels = int((np.abs(pixels - bar).max(axis=-1) < 0.02).sum())
+    assert bar_pixels > 20_000, f"only {bar_pixels} pixels of the charts' bars on screen"
