@@ -54,6 +54,8 @@ def environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API__HOST": api.hostname or "127.0.0.1",
         "AIRFLOW__API__PORT": str(api.port or 8080),
         "AIRFLOW__API__WORKERS": "1",
+        # Where links to the UI point (the log URL in a failure alert).
+        "AIRFLOW__API__BASE_URL": settings.airflow_url,
         "AIRFLOW__API__SECRET_KEY": secret,
         "AIRFLOW__API_AUTH__JWT_SECRET": secret,
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(HOME / "logs"),
@@ -111,6 +113,13 @@ def health(settings: Settings) -> Health:
                   timeout_seconds=240)
 
 
+def activity(settings: Settings) -> str:
+    """The DAG's last run and the consumer group's lag on UserEvents."""
+    from apps.user_events.status import activity as dag_activity  # imports kafka-python
+
+    return dag_activity(settings)
+
+
 SERVICE = Service(
     name="airflow",
     description=f"Apache Airflow {AIRFLOW_VERSION} (LocalExecutor)",
@@ -122,6 +131,7 @@ SERVICE = Service(
     provision=lambda s: VENV.provision(),
     is_provisioned=VENV.is_cached,
     prepare=prepare,
+    activity=activity,
     credentials=".env: AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD",
     compose_services=("airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
                       "airflow-triggerer"),

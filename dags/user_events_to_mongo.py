@@ -1,0 +1,58 @@
+"""Every 2 minutes: Kafka `UserEvents` into MongoDB `user_events`, counts, then the commit.
+
+The work is in apps/user_events/pipeline.py; the tasks pass each other only the offset
+ranges the run covers. Offsets are committed last, so a run that fails anywhere before is
+replayed whole by the next one, harmlessly (ids from Kafka coordinates, guarded counts).
+"""
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import dag, task
+
+from apps.user_events.airflow_api import DAG_ID
+from apps.user_events.alerting import alert_on_failure
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule="*/2 * * * *",
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    is_paused_upon_creation=False,
+    dagrun_timeout=timedelta(minutes=30),
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=15),
+        "execution_timeout": timedelta(minutes=20),
+        "on_failure_callback": alert_on_failure,  # called once the retries are spent
+    },
+    tags=["shopstream"],
+)
+def user_events_to_mongo():
+    @task
+    def land() -> dict:
+        from apps.settings import get_settings
+        from apps.user_events import pipeline
+
+        return pipeline.land(get_settings())
+
+    @task
+    def count(landed: dict) -> dict:
+        from apps.settings import get_settings
+        from apps.user_events import pipeline
+
+        return pipeline.count(get_settings(), landed["ranges"])
+
+    @task
+    def commit(landed: dict, counted: dict) -> dict:
+        from apps.settings import get_settings
+        from apps.user_events import pipeline
+
+        return pipeline.commit(get_settings(), landed["ranges"])
+
+    landed = land()
+    commit(landed, count(landed))
+
+
+user_events_to_mongo()
