@@ -1,0 +1,180 @@
+"""`invoke bench analyze`: the four analyses in Spark against the same four in DuckDB,
+over the same Parquet files, in one run; then the same at five times the size.
+
+The purchases are generated column-wise with numpy and pyarrow (building them one by one
+through Faker and pydantic would take hours), laid out as the stream lays out `raw/`
+(one object per batch and date, at most a batch's rows) under a prefix of the benchmark's
+own, which is deleted afterwards. Spark's start-up is timed apart. Run it with the
+generator paused: both engines share two cores with the stack.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.table import Table
+
+from apps.analysis import analyses, reference
+from apps.analysis.lake import read_lake
+from apps.analysis.notebook import SHUFFLE_PARTITIONS
+from apps.contract.models import PaymentType
+from apps.purchase_stream.config import MAX_OFFSETS_PER_TRIGGER
+from apps.purchase_stream.layout import RAW, RAW_ARROW, object_key
+from apps.purchase_stream.store import lake_filesystem, s3a_url
+from apps.purchase_stream.writer import by_day
+from apps.settings import get_settings
+
+SIZES = (1_000_000, 5_000_000)
+RATIO_GOAL, GROWTH_GOAL = 3.0, 5.0
+AS_OF = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+RETRIED = 0.01  # share of purchases a client sent twice
+PRODUCTS_TYPE = RAW_ARROW.field("Products").type
+
+
+def money(cents: np.ndarray) -> pa.Array:
+    """decimal128(16, 2) from whole cents, without a Python object per value."""
+    words = np.zeros((len(cents), 2), dtype=np.int64)
+    words[:, 0] = cents  # non-negative: the high word stays 0
+    return pa.Array.from_buffers(pa.decimal128(16, 2), len(cents),
+                                 [None, pa.py_buffer(words.tobytes())])
+
+
+def purchases(n: int, seed: int = 7, users: int | None = None, products: int = 5000) -> pa.Table:
+    """`n` valid purchases (and RETRIED of them again, later), in arrival order."""
+    rng = np.random.default_rng(seed)
+    users = users or max(n // 20, 1)
+    lines = rng.integers(1, 5, n)  # 1..4 products per order
+    total_lines = int(lines.sum())
+    order_of_line = np.repeat(np.arange(n), lines)
+    product = rng.integers(0, products, total_lines)
+    price = (np.arange(products) * 37 % 9_900 + 100)[product]  # 1.00 .. 99.99, per product
+    discount = np.where(rng.random(total_lines) < 0.2, price // 10, 0)
+    count = rng.integers(1, 4, total_lines)
+    total = np.bincount(order_of_line, weights=count * (price - discount), minlength=n)
+    line_struct = pa.StructArray.from_arrays(
+        [pa.array(np.char.add("p", product.astype(str))), pa.array(count),
+         money(price), money(discount)], fields=list(PRODUCTS_TYPE.value_type))
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lines)]).astype(np.int32))
+    seconds = np.sort(rng.integers(0, 7 * 86_400, n))  # the week before AS_OF, in order
+    stamps = pa.array((AS_OF - timedelta(days=7)).timestamp() * 1e6 + seconds * 1e6,
+                      pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    user = rng.integers(0, users, n)
+    payment = np.array([p.value for p in PaymentType])[rng.integers(0, len(PaymentType), n)]
+    table = pa.table({
+        "SessionId": pa.array(np.char.add("s", np.arange(n).astype(str))),
+        "TimeStamp": stamps,
+        "UserId": pa.array(np.char.add("u", user.astype(str))),
+        "TotalPrice": money(total.astype(np.int64)),
+        "OrderId": pa.array(np.char.add("o", np.arange(n).astype(str))),
+        "Products": pa.ListArray.from_arrays(offsets, line_struct, type=PRODUCTS_TYPE),
+        "PaymentType": pa.array(payment),
+        "kafka_partition": pa.array((user % 3).astype(np.int32)),
+        "kafka_offset": pa.array(np.arange(n, dtype=np.int64)),
+        "kafka_timestamp": stamps,
+    })
+    retried = np.sort(rng.choice(n, int(n * RETRIED), replace=False))
+    again = table.take(retried).set_column(8, "kafka_offset",
+                                           pa.array(n + np.arange(len(retried), dtype=np.int64)))
+    return pa.concat_tables([table, again]).cast(RAW_ARROW)
+
+
+def write_lake(settings, table: pa.Table, prefix: str) -> int:
+    """The stream's layout: batches of its largest size, one object per batch and date."""
+    fs, objects = lake_filesystem(settings), 0
+    for batch_id, start in enumerate(range(0, len(table), MAX_OFFSETS_PER_TRIGGER)):
+        batch = table.slice(start, MAX_OFFSETS_PER_TRIGGER)
+        for day, rows in by_day(batch, "TimeStamp").items():
+            pq.write_table(rows, f"{settings.s3_bucket}/{object_key(prefix, RAW, day, batch_id)}",
+                           filesystem=fs)
+            objects += 1
+    return objects
+
+
+@dataclass(frozen=True)
+class Timing:
+    purchases: int
+    objects: int
+    spark_s: float
+    duckdb_s: float
+    repeat_rows: int
+
+    @property
+    def ratio(self) -> float:
+        return self.spark_s / self.duckdb_s
+
+
+def spark_four(spark, url: str) -> dict[str, list]:
+    """What the notebook does, without PostgreSQL: read, dedupe once, collect four results."""
+    orders = analyses.dedupe_orders(read_lake(spark, url).purchases).cache()
+    try:
+        return {"top_products": analyses.top_products(orders).collect(),
+                "payment_types": analyses.payment_types(orders).collect(),
+                "top_customers": analyses.top_customers(orders, AS_OF).collect(),
+                "repeat_purchases": analyses.repeat_purchases(orders).collect()}
+    finally:
+        orders.unpersist()
+
+
+def measure(settings, spark, n: int, console: Console) -> Timing:
+    prefix = f"bench/analyze-{uuid.uuid4().hex[:8]}/"
+    fs = lake_filesystem(settings)
+    try:
+        started = time.perf_counter()
+        table = purchases(n)
+        objects = write_lake(settings, table, prefix)
+        console.print(f"{n:,} purchases (+{len(table) - n:,} retried copies) in {objects} objects "
+                      f"under {prefix}: {time.perf_counter() - started:.0f} s to generate and write")
+        del table
+        started = time.perf_counter()
+        spark_result = spark_four(spark, s3a_url(settings, f"{prefix}{RAW}/"))
+        spark_s = time.perf_counter() - started
+        started = time.perf_counter()
+        lake = ds.dataset(f"{settings.s3_bucket}/{prefix}{RAW}/", filesystem=fs,
+                          format="parquet", schema=RAW_ARROW)
+        duck = reference.analyse(lake, AS_OF)
+        duckdb_s = time.perf_counter() - started
+        for name in ("top_products", "repeat_purchases"):  # the same answers, or no figure
+            if len(spark_result[name]) != duck[name].num_rows:
+                raise AssertionError(f"{name}: Spark {len(spark_result[name])} rows, "
+                                     f"DuckDB {duck[name].num_rows}")
+        return Timing(n, objects, spark_s, duckdb_s, duck["repeat_purchases"].num_rows)
+    finally:
+        fs.delete_dir(f"{settings.s3_bucket}/{prefix}")
+
+
+def run(console: Console | None = None, sizes: tuple[int, ...] = SIZES) -> list[Timing]:
+    from apps.spark_session import spark_session
+
+    console = console or Console()
+    settings = get_settings()
+    started = time.perf_counter()
+    spark = spark_session(settings, "shopstream-bench-analyze", **{
+        "spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS, "spark.log.level": "ERROR",
+        "spark.driver.memory": "4g"})
+    startup_s = time.perf_counter() - started
+    timings = [measure(settings, spark, n, console) for n in sizes]
+    spark.stop()
+    out = Table(title="shopstream analysis benchmark: the four analyses, same files")
+    for column in ("purchases", "objects", "Spark s", "DuckDB s", "Spark/DuckDB",
+                   "repeat pairs"):
+        out.add_column(column, justify="right")
+    for t in timings:
+        out.add_row(f"{t.purchases:,}", str(t.objects), f"{t.spark_s:.1f}", f"{t.duckdb_s:.1f}",
+                    f"{t.ratio:.2f}x", f"{t.repeat_rows:,}")
+    console.print(out)
+    console.print(f"Spark start-up (session, JVM): {startup_s:.1f} s, not in the times above")
+    console.print(f"ratio goal <= {RATIO_GOAL:.0f}x: " + ", ".join(
+        f"{t.purchases:,}: {'met' if t.ratio <= RATIO_GOAL else 'MISSED'}" for t in timings))
+    if len(timings) > 1:
+        growth = timings[-1].spark_s / timings[0].spark_s
+        console.print(f"Spark time x{growth:.2f} for x{sizes[-1] / sizes[0]:.0f} the purchases "
+                      f"(goal <= {GROWTH_GOAL:.0f}x): {'met' if growth <= GROWTH_GOAL else 'MISSED'}")
+    return timings

@@ -1,0 +1,60 @@
+"""The analysis's edges without servers: parameters, named queries, charts, the report,
+and the benchmark's generated purchases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from apps.analysis import charts, queries
+from apps.analysis.lake import AnalysisError, bucket_and_key
+from apps.analysis.notebook import parse_as_of
+from apps.analysis.report import Section, Table, render
+from apps.bench.analyze import purchases
+from apps.contract.models import Purchase
+from apps.purchase_stream.layout import RAW_ARROW
+from tests.unit.test_analysis_golden import contract_fields, wire_json
+
+
+def test_as_of_is_utc_and_defaults_to_now():
+    assert parse_as_of("2026-11-28T13:00:00+01:00") == datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert parse_as_of("2026-11-28T12:00:00") == datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert abs((parse_as_of(None) - datetime.now(UTC)).total_seconds()) < 5
+    with pytest.raises(AnalysisError, match=r"^as_of 'noon' is not an ISO 8601 timestamp"):
+        parse_as_of("noon")
+
+
+def test_named_queries():
+    assert list(queries.known()) == ["top-repeat"]
+    assert queries.query_file("top-repeat").name == "top_repeat.sql"
+    assert queries.query_file("top_repeat.sql").name == "top_repeat.sql"
+    with pytest.raises(AnalysisError, match=r"^no query 'nope' in sql/; known: top-repeat$"):
+        queries.query_file("nope")
+
+
+def test_s3_urls():
+    assert bucket_and_key("s3a://purchases/raw/dt=2026-11-28/b.parquet") == \
+        ("purchases", "raw/dt=2026-11-28/b.parquet")
+    with pytest.raises(AnalysisError, match="not an S3 URL"):
+        bucket_and_key("/tmp/raw")
+
+
+def test_report_embeds_charts_and_escapes_values(tmp_path):
+    chart = charts.top_products([(1, "p<1>", 5, Decimal("1.00"), 2)], tmp_path / "top.png")
+    empty = charts.payment_types([], tmp_path / "payments.png")
+    assert chart.read_bytes()[:4] == b"\x89PNG" and empty.read_bytes()[:4] == b"\x89PNG"
+    html = render("t", "intro", [Section("s", "", Table(["product_id"], [("p<1>",)]),
+                                         [chart, empty])])
+    assert html.count("data:image/png;base64,") == 2
+    assert "p&lt;1&gt;" in html and "p<1>" not in html
+
+
+def test_benchmark_purchases_obey_the_contract():
+    table = purchases(500, seed=3)
+    assert table.schema == RAW_ARROW
+    assert table.num_rows == 505  # 1% retried
+    assert len(set(table["OrderId"].to_pylist())) == 500
+    for row in table.to_pylist():
+        Purchase.model_validate_json(wire_json(contract_fields(row)))
