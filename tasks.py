@@ -178,7 +178,8 @@ def bench(c, what):
     `invoke bench ingest`, or `invoke bench all`."""
     import importlib
 
-    benchmarks = {"ingest": "apps.bench.ingest", "analyze": "apps.bench.analyze"}
+    benchmarks = {"ingest": "apps.bench.ingest", "analyze": "apps.bench.analyze",
+                  "stream": "apps.bench.stream"}
     chosen = list(benchmarks) if what == "all" else [what]
     unknown = [name for name in chosen if name not in benchmarks]
     if unknown:

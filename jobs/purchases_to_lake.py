@@ -19,6 +19,7 @@ from apps.settings import get_settings  # noqa: E402
 from apps.spark_session import spark_session  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per callback otherwise
 config = parse_args(sys.argv[1:])
 settings = get_settings()
 

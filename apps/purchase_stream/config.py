@@ -4,11 +4,18 @@ test's or benchmark's own topic, prefix and checkpoint (command-line arguments).
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from apps.contract.models import PURCHASES_TOPIC
+from apps.settings import REPO_ROOT
 from apps.stack.paths import RUN_DIR, data_dir
+
+JOB_SCRIPT = REPO_ROOT / "jobs" / "purchases_to_lake.py"
+# SPARK_LOCAL_IP: Spark's web UI binds every interface without it.
+# PYSPARK_PYTHON: the executors' Python workers run this interpreter (its packages).
+JOB_ENV = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
 
 TRIGGER_SECONDS = 10.0
 # A batch passes through the driver (see writer.py): this bounds its rows, and so the
@@ -53,3 +60,11 @@ def parse_args(argv: list[str]) -> StreamConfig:
         return StreamConfig(**vars(args))
     except ValueError as error:
         parser.error(str(error))
+
+
+def job_argv(config: StreamConfig) -> list[str]:
+    """The command that runs the job with this configuration (`parse_args` reads it back)."""
+    return [sys.executable, str(JOB_SCRIPT), "--topic", config.topic, "--root", config.root,
+            "--checkpoint", str(config.checkpoint), "--progress-file", str(config.progress_file),
+            "--trigger-seconds", str(config.trigger_seconds),
+            "--max-offsets-per-trigger", str(config.max_offsets_per_trigger)]

@@ -36,3 +36,30 @@ def lake_filesystem(settings: Settings) -> pafs.S3FileSystem:
 def s3a_url(settings: Settings, path: str) -> str:
     """`s3a://<bucket>/<path>`, as Spark reads it."""
     return f"s3a://{settings.s3_bucket}/{path}"
+
+
+def read_lake(settings: Settings, path: str):
+    """Every Parquet object under `path` (e.g. `raw/`) as one pyarrow Table, the way an
+    outside reader lists the folder: `dt` from the hive-style folder names. None if empty."""
+    import pyarrow.dataset as ds
+
+    filesystem = lake_filesystem(settings)
+    folder = f"{settings.s3_bucket}/{path}".rstrip("/")
+    if filesystem.get_file_info(folder).type == pafs.FileType.NotFound:
+        return None
+    dataset = ds.dataset(folder, filesystem=filesystem, format="parquet", partitioning="hive")
+    return dataset.to_table()
+
+
+def remove_prefix(settings: Settings, prefix: str) -> int:
+    """Delete every object under a scratch prefix (tests, benchmarks); returns how many."""
+    from minio.deleteobjects import DeleteObject
+
+    if not prefix.endswith("/") or prefix.strip("/") in ("", "raw", "quarantine"):
+        raise ValueError(f"refusing to remove {prefix!r}: only a scratch prefix ending in '/'")
+    client = minio_client(settings)
+    keys = [o.object_name for o in client.list_objects(settings.s3_bucket, prefix, recursive=True)]
+    errors = list(client.remove_objects(settings.s3_bucket, (DeleteObject(k) for k in keys)))
+    if errors:
+        raise RuntimeError(f"could not remove {len(errors)} objects under {prefix}: {errors[0]}")
+    return len(keys)

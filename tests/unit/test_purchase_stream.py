@@ -13,7 +13,7 @@ import pytest
 
 from apps.contract.models import Purchase, kafka_value
 from apps.purchase_stream import alert, layout, progress
-from apps.purchase_stream.config import StreamConfig, parse_args
+from apps.purchase_stream.config import StreamConfig, job_argv, parse_args
 from apps.purchase_stream.validate import validate_batch, validate_value
 from apps.purchase_stream.writer import batch_objects, parquet_bytes, split
 
@@ -151,6 +151,15 @@ def test_config_defaults_and_bad_arguments(capsys):
     assert "root must be empty or a relative prefix ending in '/'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="trigger_seconds must be positive"):
         StreamConfig(trigger_seconds=0)
+
+
+def test_a_scratch_run_passes_its_whole_config_to_the_job(tmp_path):
+    config = StreamConfig(topic="t", root="scratch/1/", checkpoint=tmp_path / "c",
+                          progress_file=tmp_path / "p.json", trigger_seconds=1.5,
+                          max_offsets_per_trigger=7)
+    argv = job_argv(config)
+    assert Path(argv[1]).name == "purchases_to_lake.py"
+    assert parse_args(argv[2:]) == config
 
 
 PROGRESS = {

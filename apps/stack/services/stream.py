@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from apps.purchase_stream.alert import FAILURES
-from apps.purchase_stream.config import PROGRESS_FILE
+from apps.purchase_stream.config import JOB_ENV, JOB_SCRIPT, PROGRESS_FILE
 from apps.settings import REPO_ROOT, Settings
 from apps.stack.spec import Health, Program, Service
 
@@ -17,11 +17,8 @@ SPARK_UI = "http://127.0.0.1:4040"
 
 def programs(settings: Settings) -> list[Program]:
     return [
-        Program(JOB, [sys.executable, str(REPO_ROOT / "jobs" / "purchases_to_lake.py")],
-                # SPARK_LOCAL_IP: Spark's web UI binds every interface without it.
-                # PYSPARK_PYTHON: the executors' Python workers use this venv's interpreter.
-                env={"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable},
-                cwd=REPO_ROOT, stop_wait_seconds=60),
+        Program(JOB, [sys.executable, str(JOB_SCRIPT)], env=JOB_ENV, cwd=REPO_ROOT,
+                stop_wait_seconds=60),
         Program(ALERT, [sys.executable, "-m", "apps.purchase_stream.alert", "--program", JOB,
                         "--progress-file", str(PROGRESS_FILE)],
                 cwd=REPO_ROOT, events=FAILURES),

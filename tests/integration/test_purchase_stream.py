@@ -1,0 +1,169 @@
+"""The purchase stream against real Kafka, the real S3 store and real Spark.
+
+Each test has its own topic, lake prefix and checkpoint (never `raw/`), and runs the
+stream's query in the test run's one local[1] session until the topic is drained.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pyarrow.compute as pc
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from apps.contract.models import TOPIC_PARTITIONS, Purchase, kafka_key, kafka_value
+from apps.generator.traffic import TrafficBuilder
+from apps.purchase_stream import query
+from apps.purchase_stream.config import StreamConfig
+from apps.purchase_stream.store import read_lake, remove_prefix, s3a_url
+from apps.settings import Settings, get_settings
+from apps.stack.services import kafka, s3
+
+pytestmark = pytest.mark.integration
+
+N = 400
+DAY = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def lake_servers() -> Settings:
+    """Kafka and the S3 store answer: all the stream needs (the rest of the stack may be off)."""
+    settings = get_settings()
+    down = [f"{s.name} ({why})" for s in (kafka.SERVICE, s3.SERVICE)
+            if (why := s.health(settings).check())]
+    if down:
+        pytest.fail("run `invoke up` first: " + "; ".join(down))
+    return settings
+
+
+def expected_row(p: Purchase) -> dict:
+    """What the lake must hold for a purchase: its fields, money as exact cents."""
+    cents = lambda amount: Decimal(f"{amount:.2f}")  # noqa: E731
+    return {
+        "SessionId": p.SessionId, "TimeStamp": p.TimeStamp, "UserId": p.UserId,
+        "TotalPrice": cents(p.TotalPrice), "OrderId": p.OrderId,
+        "Products": [{"ProductId": x.ProductId, "ItemCount": x.ItemCount,
+                      "ItemPrice": cents(x.ItemPrice), "ItemDiscount": cents(x.ItemDiscount)}
+                     for x in p.Products],
+        "PaymentType": p.PaymentType.value,
+    }
+
+
+def purchases(n: int, seed: int, days: int = 3) -> list[Purchase]:
+    """Distinct valid purchases spread over `days` days from DAY (so as many dt folders)."""
+    base = TrafficBuilder(seed, users=200, products=100).batch(n).purchases
+    return [p.model_copy(update={"OrderId": f"o-{seed}-{i}",
+                                 "TimeStamp": DAY + timedelta(days=i % days, seconds=i)})
+            for i, p in enumerate(base)]
+
+
+class Scratch:
+    """A topic, lake prefix and checkpoint of the test's own."""
+
+    def __init__(self, settings, tmp_path):
+        self.settings = settings
+        name = uuid.uuid4().hex[:12]
+        self.config = StreamConfig(topic=f"test-purchases-{name}", root=f"tests/stream-{name}/",
+                                   checkpoint=tmp_path / "checkpoint",
+                                   progress_file=tmp_path / "progress.json")
+        self.admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+        self.admin.create_topics([NewTopic(self.config.topic, TOPIC_PARTITIONS, 1)])
+        self.producer = KafkaProducer(bootstrap_servers=settings.kafka_servers, acks="all")
+        self.coordinates: dict[bytes | None, tuple[int, int]] = {}
+
+    def send(self, values: list[bytes | None], keys: list[bytes] | None = None) -> list:
+        futures = [self.producer.send(self.config.topic, key=k, value=v)
+                   for v, k in zip(values, keys or [b"k"] * len(values))]
+        return [(f.get(timeout=30).partition, f.get(timeout=30).offset) for f in futures]
+
+    def send_purchases(self, sent: list[Purchase]) -> dict[str, tuple[int, int]]:
+        where = self.send([kafka_value(p) for p in sent], [kafka_key(p) for p in sent])
+        return {p.OrderId: coordinates for p, coordinates in zip(sent, where)}
+
+    def drain(self, spark) -> None:
+        """Run the stream's query until it has taken everything in the topic."""
+        stream = query.start(spark, self.settings, self.config, available_now=True)
+        stream.awaitTermination()
+        assert stream.exception() is None
+
+    def read(self, area: str):
+        return read_lake(self.settings, f"{self.config.root}{area}/")
+
+    def close(self) -> None:
+        self.producer.close()
+        self.admin.delete_topics([self.config.topic])
+        self.admin.close()
+        remove_prefix(self.settings, self.config.root)
+
+
+@pytest.fixture(scope="module")
+def landed(lake_servers, spark, tmp_path_factory):
+    """N purchases with poison records between them, streamed once into a scratch lake."""
+    scratch = Scratch(lake_servers, tmp_path_factory.mktemp("stream"))
+    sent = purchases(N, seed=1)
+    poison = [b"not json", b"\xff\xfe\x00", None,
+              kafka_value(sent[0]).replace(b'"TotalPrice":', b'"TotalPrice":1000000,"X":'),
+              b'{"OrderId": "o-x"}']
+    coordinates = scratch.send_purchases(sent[: N // 2])
+    poisoned = dict(zip(range(len(poison)), scratch.send(poison)))
+    coordinates |= scratch.send_purchases(sent[N // 2:])
+    scratch.drain(spark)
+    yield scratch, sent, coordinates, poison, poisoned
+    scratch.close()
+
+
+def test_every_purchase_is_one_row_read_by_pyarrow_every_field_equal(landed):
+    scratch, sent, coordinates, *_ = landed
+    table = scratch.read("raw")
+    assert table.num_rows == N
+    rows = {r["OrderId"]: r for r in table.to_pylist()}
+    assert len(rows) == N
+    for purchase in sent:
+        row = rows[purchase.OrderId]
+        assert {k: row[k] for k in expected_row(purchase)} == expected_row(purchase)
+        assert (row["kafka_partition"], row["kafka_offset"]) == coordinates[purchase.OrderId]
+        assert str(row["dt"]) == purchase.TimeStamp.date().isoformat()
+
+
+def test_poison_records_go_to_quarantine_with_a_reason(landed):
+    scratch, _, _, poison, poisoned = landed
+    table = scratch.read("quarantine")
+    found = {(r["kafka_partition"], r["kafka_offset"]): r for r in table.to_pylist()}
+    assert set(found) == set(poisoned.values())
+    for i, value in enumerate(poison):
+        row = found[poisoned[i]]
+        assert row["value"] == value
+    reasons = [found[poisoned[i]]["reason"] for i in range(len(poison))]
+    assert reasons[0].startswith("record: Invalid JSON")
+    assert reasons[1].startswith("record: Invalid JSON")
+    assert reasons[2] == "record: the Kafka record has no value"
+    assert reasons[3].startswith("X: Extra inputs are not permitted")
+    assert reasons[4].startswith("SessionId: Field required")
+
+
+def test_spark_reads_everything_from_the_top_folder(landed, spark):
+    scratch, sent, *_ = landed
+    frame = spark.read.parquet(s3a_url(scratch.settings, f"{scratch.config.root}raw/"))
+    assert dict(frame.dtypes)["TotalPrice"] == "decimal(16,2)"
+    assert dict(frame.dtypes)["TimeStamp"] == "timestamp"
+    assert dict(frame.dtypes)["dt"] == "date"
+    assert frame.count() == N
+    assert sorted(r.OrderId for r in frame.select("OrderId").collect()) == \
+        sorted(p.OrderId for p in sent)
+    by_day = {str(r.dt): r["count"] for r in frame.groupBy("dt").count().collect()}
+    assert by_day == {"2025-06-01": 134, "2025-06-02": 133, "2025-06-03": 133}
+
+
+def test_a_restart_from_the_checkpoint_adds_nothing_and_takes_what_is_new(landed, spark):
+    scratch, *_ = landed
+    more = purchases(10, seed=2)
+    scratch.send_purchases(more)
+    scratch.drain(spark)
+    table = scratch.read("raw")
+    assert table.num_rows == N + 10
+    assert len(set(table.column("OrderId").to_pylist())) == N + 10
+    assert table.filter(pc.starts_with(table["OrderId"], "o-2-")).num_rows == 10
