@@ -34,17 +34,21 @@ def bucket_and_key(url: str) -> tuple[str, str]:
 
 def check_store(settings: Settings, url: str) -> None:
     """The S3 store answers and holds the lake's bucket; else say what is missing."""
+    import urllib3
+
+    from apps.stack.probes import TIMEOUT_MS
     from apps.stack.services.s3 import minio_client
 
     bucket, _ = bucket_and_key(url)
+    quick = urllib3.PoolManager(timeout=TIMEOUT_MS / 1000, retries=False)  # not 7 s of retries
     try:
-        exists = minio_client(settings).bucket_exists(bucket)
+        exists = minio_client(settings, quick).bucket_exists(bucket)
     except Exception as exc:  # connection refused, bad credentials, ...
         raise AnalysisError(f"the S3 store at {settings.s3_endpoint_url} does not answer "
                             f"({type(exc).__name__}): {START_STACK}") from None
     if not exists:
-        raise AnalysisError(f"the S3 store has no bucket {bucket!r}: {START_STACK} "
-                            f"(it creates the bucket)")
+        raise AnalysisError(f"the S3 store at {settings.s3_endpoint_url} has no bucket "
+                            f"{bucket!r}: `invoke up` creates it")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from apps.analysis import reference, store
-from apps.analysis.lake import RAW_PREFIX, bucket_and_key
+from apps.analysis.lake import RAW_PREFIX, AnalysisError, bucket_and_key, check_store
+from apps.analysis.run import analyze
 from apps.purchase_stream.layout import RAW_ARROW
 from apps.purchase_stream.store import lake_filesystem
 from apps.settings import REPO_ROOT
@@ -86,3 +87,17 @@ def test_invoke_analyze_matches_duckdb_over_the_same_files(stack):
     assert products[1] == [tuple(r.values()) for r in expected["top_products"].to_pylist()]
     ours = [r for r in repeat[1] if r[0].startswith(prefix)]
     assert ours == [(prefix + user, *rest) for user, *rest in REPEAT_PURCHASES]
+
+
+def test_a_missing_bucket_is_named_before_any_notebook_runs(stack, tmp_path):
+    with pytest.raises(AnalysisError, match=r"^the S3 store at \S+ has no bucket "
+                                            r"'no-such-bucket-\w+': `invoke up` creates it$"):
+        analyze(lake=f"s3a://no-such-bucket-{uuid.uuid4().hex[:6]}/raw/", reports=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_that_does_not_answer_says_invoke_up(stack, tmp_path):
+    down = stack.model_copy(update={"s3_endpoint_url": "http://127.0.0.1:1"})
+    with pytest.raises(AnalysisError, match=r"^the S3 store at http://127.0.0.1:1 does not "
+                                            r"answer \(\w+\): start it with `invoke up`$"):
+        check_store(down, "s3a://purchases/raw/")

@@ -58,3 +58,15 @@ def test_benchmark_purchases_obey_the_contract():
     assert len(set(table["OrderId"].to_pylist())) == 500
     for row in table.to_pylist():
         Purchase.model_validate_json(wire_json(contract_fields(row)))
+
+
+def test_notes_say_when_the_lake_or_the_hour_is_empty():
+    from apps.analysis.run import notes_for
+
+    summary = {"lake_url": "s3a://purchases/raw/", "window_start": "a", "window_end": "b",
+               "orders": 0, "counts": {"top_customers_last_hour": 0}}
+    assert notes_for(summary) == [
+        "The lake at s3a://purchases/raw/ holds no purchases yet: every result is empty."]
+    assert notes_for({**summary, "orders": 3}) == [
+        "No orders in the hour [a, b): top_customers_last_hour is empty."]
+    assert notes_for({**summary, "orders": 3, "counts": {"top_customers_last_hour": 1}}) == []
