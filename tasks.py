@@ -179,7 +179,7 @@ def bench(c, what):
     import importlib
 
     benchmarks = {"ingest": "apps.bench.ingest", "analyze": "apps.bench.analyze",
-                  "stream": "apps.bench.stream"}
+                  "stream": "apps.bench.stream", "dag": "apps.bench.dag"}
     chosen = list(benchmarks) if what == "all" else [what]
     unknown = [name for name in chosen if name not in benchmarks]
     if unknown:
