@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO_ROOT / ".env"
 
@@ -53,6 +55,10 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str
     kafka_controller_port: int = 9093
+    # The topics the API publishes to: the contract's, unless a process is pointed at
+    # topics of its own (the ingestion benchmark's API, so it never feeds the pipeline).
+    kafka_user_events_topic: str = USER_EVENTS_TOPIC
+    kafka_purchases_topic: str = PURCHASES_TOPIC
 
     mongo_url: str
     mongo_db: str

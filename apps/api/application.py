@@ -21,7 +21,9 @@ contract is published as JSON Schema in `docs/contract/`."""
 def create_app(settings: Settings, publisher: KafkaPublisher | None = None, *,
                with_bench: bool = False) -> FastAPI:
     if publisher is None:
-        publisher = KafkaPublisher(settings.kafka_servers, settings.api_kafka_ack_timeout)
+        publisher = KafkaPublisher(
+            settings.kafka_servers, settings.api_kafka_ack_timeout,
+            (settings.kafka_user_events_topic, settings.kafka_purchases_topic))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):

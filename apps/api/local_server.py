@@ -65,14 +65,16 @@ def uvicorn_command(host: str, port: int, app: str = "apps.api.main:app", *,
 @contextmanager
 def running_api(settings: Settings, log: Path, *, ack_timeout_s: float | None = None,
                 app: str = "apps.api.main:app", factory: bool = False,
-                port: int | None = None) -> Iterator[LocalApi]:
+                port: int | None = None,
+                environment: dict[str, str] | None = None) -> Iterator[LocalApi]:
     """uvicorn serving `app` as the supervisor runs the API, on API_URL's host and a port
-    (by default a free one)."""
+    (by default a free one); `environment` overrides settings (e.g. the topics)."""
     host = urlsplit(settings.api_url).hostname or "127.0.0.1"
     port = port or free_port(host)
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers}
     if ack_timeout_s is not None:
         env["API_KAFKA_ACK_TIMEOUT"] = str(ack_timeout_s)
+    env.update(environment or {})
     command = uvicorn_command(host, port, app, factory=factory)
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out,

@@ -249,6 +249,21 @@ def test_a_thousand_purchases_are_accepted_in_order_keyed_by_user(client, publis
         ("PurchasedItem", f"u-{i % 7}".encode(), f"o-{i}") for i in range(1000)]
 
 
+def test_topics_named_in_the_settings_receive_the_records(settings, publisher):
+    own = settings.model_copy(update={"kafka_user_events_topic": "bench-UserEvents-1",
+                                      "kafka_purchases_topic": "bench-PurchasedItem-1"})
+    with TestClient(create_app(own, publisher)) as client:
+        client.put(SEND, content=body(event()), headers={"content-type": JSON})
+        client.post(BUY, content=body([purchase()]), headers={"content-type": JSON})
+    assert [m.topic for m in publisher.published] == ["bench-UserEvents-1",
+                                                      "bench-PurchasedItem-1"]
+
+
+def test_the_contracts_topics_are_the_default(settings):
+    assert (settings.kafka_user_events_topic, settings.kafka_purchases_topic) == (
+        "UserEvents", "PurchasedItem")
+
+
 def test_kafka_unavailable_is_503_with_retry_after(client, publisher):
     publisher.unavailable = True
     response = client.put(SEND, content=body(event()), headers={"content-type": JSON})

@@ -19,7 +19,6 @@ from apps.contract.models import (
     UserEvent,
     kafka_key,
     kafka_value,
-    topic_for,
 )
 
 router = APIRouter(tags=["ingestion"])
@@ -50,11 +49,11 @@ async def _records(request: Request, adapter: TypeAdapter):
     return validate(adapter, await read_body(request, MAX_BODY_BYTES))
 
 
-async def _publish(request: Request, records: Sequence[UserEvent | Purchase]) -> Response:
+async def _publish(request: Request, topic: str,
+                   records: Sequence[UserEvent | Purchase]) -> Response:
     # The publisher comes from the app state, not a Depends: on this hot path FastAPI's
     # dependency resolution measured about 50 µs of CPU a request.
     publisher: KafkaPublisher = request.app.state.publisher
-    topic = topic_for(records[0])
     messages = [Message(topic, kafka_key(r), kafka_value(r)) for r in records]
     try:
         await publisher.publish(messages)
@@ -69,7 +68,8 @@ async def _publish(request: Request, records: Sequence[UserEvent | Purchase]) ->
             openapi_extra=openapi.json_body(UserEvent), summary="Ingest one user event")
 async def send_event(request: Request) -> Response:
     """One UserEvent to the `UserEvents` topic (key: UserId), answered once Kafka acked it."""
-    return await _publish(request, [await _records(request, USER_EVENT)])
+    topic = request.app.state.settings.kafka_user_events_topic
+    return await _publish(request, topic, [await _records(request, USER_EVENT)])
 
 
 @router.post("/PurchasedItems", status_code=202, response_model=Accepted, responses=REFUSALS,
@@ -78,4 +78,5 @@ async def send_event(request: Request) -> Response:
 async def purchased_items(request: Request) -> Response:
     """An array of Purchases to the `PurchasedItem` topic (key: UserId), all or nothing:
     202 only once Kafka acknowledged every one of them."""
-    return await _publish(request, await _records(request, PURCHASED_ITEMS))
+    topic = request.app.state.settings.kafka_purchases_topic
+    return await _publish(request, topic, await _records(request, PURCHASED_ITEMS))
