@@ -81,35 +81,35 @@ def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ra
                  ) -> CountFigures:
     """Add each pair's events of `ranges` to its count document, exactly once.
 
-    First pass: every update guarded by the range's start, no reads. Documents that refuse
-    (a replay) are read back, their own counted offsets say where to resume, and the rest
-    is added under a guard on those offsets. Which writes of a bulk were refused is settled
-    by that read, not by the error's indexes (FerretDB's are not reliable).
+    Every update is guarded by the range's start, and nothing is read. When a document
+    refuses (a replay after a failed run), the counts' own marks are read once (the
+    collection is users x 3 documents, whatever the history) and the refused bulk and all
+    the following ones add only what each document has not counted. Which writes of a bulk
+    were refused is settled by that read, not by the error's indexes (FerretDB's are not
+    reliable).
     """
     total = CountFigures()
-    starts = counting_starts(ranges, None)
+    marks: dict[str, dict] | None = None  # _id -> CountedOffsets, once a document refused
     pairs = list(pairs)
     for i in range(0, len(pairs), COUNT_BULK):
         bulk = pairs[i:i + COUNT_BULK]
-        ops = [op for pair in bulk if (op := count_update(pair, starts, ranges))]
-        if not ops:
-            continue
-        figures, refused = _write(collection, ops)
+        figures, refused = _write_bulk(collection, bulk, ranges, marks)
         total.add(figures)
         if refused:
-            total.add(_resume(collection, bulk, ranges))
+            if marks is not None:
+                raise RuntimeError(f"{collection.name}: count documents changed while this "
+                                   "run updated them (is another run active?)")
+            marks = {d["_id"]: d.get(COUNTED) for d in collection.find({}, {COUNTED: 1})}
+            figures, refused = _write_bulk(collection, bulk, ranges, marks)
+            total.add(figures)
+            if refused:
+                raise RuntimeError(f"{collection.name}: count documents changed while this "
+                                   "run updated them (is another run active?)")
     return total
 
 
-def _resume(collection: Collection, bulk: list[PairEvents], ranges: Ranges) -> CountFigures:
-    counted = {d["_id"]: d.get(COUNTED) for d in
-               collection.find({"_id": {"$in": [p.id for p in bulk]}}, {COUNTED: 1})}
-    ops = [op for pair in bulk
-           if (op := count_update(pair, counting_starts(ranges, counted.get(pair.id)), ranges))]
-    if not ops:
-        return CountFigures()
-    figures, refused = _write(collection, ops)
-    if refused:
-        raise RuntimeError(f"{collection.name}: count documents changed while this run "
-                           "updated them (is another run active?)")
-    return figures
+def _write_bulk(collection: Collection, bulk: list[PairEvents], ranges: Ranges,
+                marks: dict[str, dict] | None) -> tuple[CountFigures, bool]:
+    ops = [op for pair in bulk if (op := count_update(
+        pair, counting_starts(ranges, (marks or {}).get(pair.id)), ranges))]
+    return _write(collection, ops) if ops else (CountFigures(), False)
