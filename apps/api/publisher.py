@@ -2,9 +2,9 @@
 
 The producer is librdkafka (confluent-kafka): `produce()` hands a record to C code in a
 few microseconds, where kafka-python spends most of the API's CPU per record in Python.
-One poll thread serves the delivery reports; a request's future is resolved on the event
-loop once all its records are acknowledged, with one wake-up per poll for all requests it
-completed. The event loop never waits on the producer.
+Its delivery reports are served on the event loop by non-blocking polls (a timer while
+requests wait), so an acknowledgement resolves its request without a thread hand-off;
+the event loop never waits on the producer.
 
 The producer is created lazily and re-created after a failure, so the API starts while
 Kafka is down and recovers by itself when it returns. A record's delivery timeout is the
@@ -198,9 +198,10 @@ class _PolledProducer:
 
 
 class KafkaPublisher:
-    def __init__(self, servers: list[str], ack_timeout_s: float,
-                 topics: Sequence[str], producer_factory: Callable[[dict], Producer] = Producer):
-        self._config = producer_config(servers, ack_timeout_s)
+    def __init__(self, servers: list[str], ack_timeout_s: float, topics: Sequence[str],
+                 producer_factory: Callable[[dict], Producer] = Producer,
+                 overrides: dict | None = None):
+        self._config = {**producer_config(servers, ack_timeout_s), **(overrides or {})}
         self._ack_timeout_s = ack_timeout_s
         self._topics = tuple(topics)
         self._factory = producer_factory
@@ -240,6 +241,7 @@ class KafkaPublisher:
             for m in messages:
                 produce(m.topic, m.value, m.key, on_delivery=delivered)
         except (KafkaException, BufferError) as exc:  # e.g. its queue is full
+            acks.future.cancel()  # its purged records' reports have no one to tell
             await self._retire(producer, exc)
             raise KafkaUnavailable(f"Kafka refused the records: {exc}") from exc
         # librdkafka reports every record within the delivery timeout; the deadline is for
