@@ -13,7 +13,10 @@ Exactly once for every reader, instead:
 3. Each (area, date) of the batch becomes one object whose key is derived from the batch id
    and the date only (`layout.object_key`), written by one PUT: the S3 store shows a reader
    all of it or nothing. A replay overwrites the same keys with the same rows, so no reader
-   ever sees a record twice, whatever moment the crash hit.
+   ever sees a record twice, whatever moment the crash hit. (Nothing random or
+   order-dependent enters a key or a split: no task ids, no row counts, no clock. Only a
+   change of the contract between the crash and the replay could move a record between
+   raw and quarantine; deploy such a change while the job is stopped cleanly.)
 4. Spark commits the batch only after every PUT returned.
 
 What scales and what does not: the batch passes through the driver, so `maxOffsetsPerTrigger`
