@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 RECONNECT_INTERVAL_S = 1.0  # how often a missing producer is re-created, at most
 METADATA_MAX_AGE_MS = 5000  # the producer sees new leaders within this
-LINGER_MS = 2  # a few ms of batching: many concurrent requests share one produce request
+LINGER_MS = 5  # a few ms of batching: many concurrent requests share one produce request
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a whole POST /PurchasedItems fits one request
 ACK_GRACE_S = 1.0  # beyond the delivery timeout, for the poll thread to report
-POLL_INTERVAL_S = 0.0005  # how soon a waiting request sees its acknowledgement, at most
+POLL_INTERVAL_S = 0.001  # how soon a waiting request sees its acknowledgement, at most
 STATS_INTERVAL_MS = 1000  # how often the producer reports its brokers' state (readiness)
 
 
@@ -234,6 +234,7 @@ class KafkaPublisher:
     async def publish(self, messages: Sequence[Message]) -> None:
         """Return once Kafka acknowledged every message; raise KafkaUnavailable otherwise."""
         producer = self._producer or await self._connected_producer()
+        producer.poll()  # under load, earlier requests' reports are served here, not by a timer
         acks = producer.acks(len(messages))
         started = time.perf_counter()
         try:

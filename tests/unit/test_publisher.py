@@ -4,7 +4,7 @@ before the request is answered.
 
 The producer here is a stand-in for confluent-kafka's `Producer` (the publisher's logic is
 pure: count delivery reports, decide, purge, retire): reports are queued by the test and
-served when the publisher polls, as librdkafka does. tests/integration/test_publisher.py
+served when the publisher polls, as librdkafka does. tests/integration/test_publisher_kafka.py
 runs the same publisher against the real broker.
 """
 
