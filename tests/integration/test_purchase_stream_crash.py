@@ -25,11 +25,10 @@ import pyarrow.compute as pc
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
-from minio.error import S3Error
 
 from apps.contract.models import kafka_value
 from apps.purchase_stream.config import JOB_ENV, job_argv
-from apps.purchase_stream.layout import RAW, object_key
+from apps.purchase_stream.layout import PARTITION_COLUMN, RAW
 from apps.purchase_stream.progress import behind, topic_end_offsets
 from apps.purchase_stream.store import read_lake, s3a_url
 from apps.settings import REPO_ROOT
@@ -113,16 +112,15 @@ def test_kill_9_mid_batch_then_restart_every_purchase_once(lake_servers, spark, 
         wait_for("the first committed batch", lambda: batch_ids(commits))
         traffic.start()
 
-        first_day = DAY.date().isoformat()
+        first_folder = f"{config.root}{RAW}/{PARTITION_COLUMN}={DAY.date().isoformat()}/"
 
         def batch_half_written() -> int | None:
             """A batch that has put its first object (of DAYS) but is not committed yet."""
             running = max(batch_ids(offsets), default=-1)
             if running in batch_ids(commits):
                 return None
-            try:
-                store.stat_object(bucket, object_key(config.root, RAW, first_day, running))
-            except S3Error:
+            written = (o.object_name for o in store.list_objects(bucket, first_folder))
+            if not any(f"batch-{running:012d}" in name for name in written):
                 return None
             return None if running in batch_ids(commits) else running
 
