@@ -10,38 +10,39 @@
 b/a is what validation and the Kafka round trip cost an event; c/d is what HTTP and the API
 cost on top of Kafka for bulk purchases. The API runs in its own uvicorn process against the
 real broker of `.env`, pointed at topics of the benchmark's own (created for the run and
-deleted after it), so no record reaches the pipeline's topics.
+deleted after it), so no record reaches the pipeline's topics. Scenarios that are compared
+run in alternating slices (a b b a a b ...; c d e e d c ...), so a change in the machine's
+load during the run weighs on both sides of a ratio alike.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-from confluent_kafka import Producer
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
 from apps.api.local_server import running_api
-from apps.api.publisher import producer_config
+from apps.bench import raw_producers
 from apps.bench.load import LoadResult, http_request, load
 from apps.contract.models import TOPIC_PARTITIONS, Purchase, UserEvent, kafka_key, kafka_value
 from apps.generator.traffic import TrafficBuilder
 from apps.settings import Settings, get_settings
 
 PURCHASES = TypeAdapter(list[Purchase])
+ROUNDS = 4  # slices per compared scenario
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def bench_topics(settings: Settings) -> Iterator[dict[str, str]]:
         admin.close()
 
 
-def _timed(batches: list, threads: int, produce) -> LoadResult:
+def _timed(batches: list, threads: int, produce: raw_producers.Produce) -> LoadResult:
     """Each batch produced by one of `threads` workers, which waits for all its acks."""
     result = LoadResult(seconds=0.0)
 
@@ -130,58 +131,23 @@ def _timed(batches: list, threads: int, produce) -> LoadResult:
     return result
 
 
-def _raw_librdkafka(settings: Settings, batches: list, threads: int) -> LoadResult:
-    """(d): the API's client and settings, one poll thread serving the delivery reports."""
-    producer = Producer(producer_config(settings.kafka_servers, settings.api_kafka_ack_timeout))
-    stop = threading.Event()
-
-    def serve_reports() -> None:
-        while not stop.is_set():
-            producer.poll(0.1)
-
-    poller = threading.Thread(target=serve_reports)
-    poller.start()
-
-    def produce(batch) -> None:
-        left, done, failed = [len(batch)], threading.Event(), []
-
-        def delivered(error, _message) -> None:
-            if error is not None:
-                failed.append(error)
-            left[0] -= 1
-            if not left[0]:
-                done.set()
-
-        for topic, key, value in batch:
-            producer.produce(topic, value, key, on_delivery=delivered)
-        if not done.wait(settings.api_kafka_ack_timeout) or failed:
-            raise RuntimeError(f"raw producer: {failed or 'no acknowledgement'}")
-
-    try:
-        return _timed(batches, threads, produce)
-    finally:
-        stop.set()
-        poller.join()
-        producer.flush(10)
+Slice = Callable[[int], tuple[LoadResult, float]]  # slice i -> (result, CPU seconds)
 
 
-def _raw_kafka_python(settings: Settings, batches: list, threads: int) -> LoadResult:
-    """(e): kafka-python's producer with the settings the API used with it."""
-    delivery_ms = int(settings.api_kafka_ack_timeout * 1000)
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka_servers, acks="all", enable_idempotence=True,
-        linger_ms=2, batch_size=512 * 1024, max_request_size=2 * 1024 * 1024,
-        delivery_timeout_ms=delivery_ms, request_timeout_ms=delivery_ms - 2)
-
-    def produce(batch) -> None:
-        futures = [producer.send(topic, value=value, key=key) for topic, key, value in batch]
-        for future in futures:
-            future.get(timeout=settings.api_kafka_ack_timeout)
-
-    try:
-        return _timed(batches, threads, produce)
-    finally:
-        producer.close()
+def alternating(slices: list[Slice], rounds: int = ROUNDS) -> list[tuple[LoadResult, float]]:
+    """Run each scenario's `rounds` slices, the scenarios' order reversed every round;
+    each scenario's slices summed into one result."""
+    totals = [(LoadResult(seconds=0.0), [0.0]) for _ in slices]
+    for i in range(rounds):
+        order = list(range(len(slices)))
+        for k in order if i % 2 == 0 else reversed(order):
+            result, cpu = slices[k](i)
+            total, total_cpu = totals[k]
+            total.seconds += result.seconds
+            total.latencies += result.latencies
+            total.statuses.update(result.statuses)
+            total_cpu[0] += cpu
+    return [(result, cpu[0]) for result, cpu in totals]
 
 
 def table(rows: list[Row]) -> Table:
@@ -198,10 +164,11 @@ def table(rows: list[Row]) -> Table:
 
 
 def ratios(rows: list[Row]) -> dict[str, float]:
-    """b/a and c/d of throughput (the goals), and of latency and CPU (for the record)."""
-    (a, b, c, d, *_) = rows
+    """b/a and c/d of throughput (the goals), c/e (against the client the API used before),
+    and the same ratios of latency and CPU."""
+    a, b, c, d, e = rows
     out = {}
-    for name, x, y in (("b/a", b, a), ("c/d", c, d)):
+    for name, x, y in (("b/a", b, a), ("c/d", c, d), ("c/e", c, e)):
         out[name] = x.records_per_s / y.records_per_s
         out[f"{name} p50"] = x.latency_ms(0.5) / y.latency_ms(0.5)
         out[f"{name} p99"] = x.latency_ms(0.99) / y.latency_ms(0.99)
@@ -225,7 +192,7 @@ def run(events: int = 5000, purchase_requests: int = 40, per_request: int = 500,
     found = ratios(rows)
     console.print(table(rows))
     console.print(f"throughput b/a = {found['b/a']:.2f} (goal >= 0.6), "
-                  f"c/d = {found['c/d']:.2f} (goal >= 0.8)")
+                  f"c/d = {found['c/d']:.2f} (goal >= 0.8), c/e = {found['c/e']:.2f}")
     console.print("  ".join(f"{k} = {v:.2f}" for k, v in found.items() if " " in k))
     console.print(f"{connections} connections for (a) and (b), {purchase_connections} for (c) "
                   f"to (e); load average {' '.join(f'{x:.1f}' for x in psutil.getloadavg())}; "
@@ -236,38 +203,54 @@ def run(events: int = 5000, purchase_requests: int = 40, per_request: int = 500,
 def _run_all(settings: Settings, log: Path, environment: dict[str, str], event_pool, arrays,
              per_request: int, connections: int, purchase_connections: int,
              max_seconds: float) -> list[Row]:
-    with running_api(settings, log, app="apps.api.main:bench_app", factory=True,
-                     environment=environment) as api:
+    topic = environment["KAFKA_PURCHASES_TOPIC"]
+    batches = [[(topic, kafka_key(p), kafka_value(p)) for p in a] for a in arrays]
+    with ExitStack() as stack:
+        api = stack.enter_context(running_api(settings, log, app="apps.api.main:bench_app",
+                                              factory=True, environment=environment))
         api.wait_for_health(200)
         target = f"{api.host}:{api.port}"
         event_bodies = [kafka_value(e) for e in event_pool]
-        noop = [http_request("PUT", "/bench/noop", target, b) for b in event_bodies]
-        send = [http_request("PUT", "/SendEvent", target, b) for b in event_bodies]
         bulk = [http_request("POST", "/PurchasedItems", target, PURCHASES.dump_json(a))
                 for a in arrays]
 
-        def measure(name: str, per: int, requests: list[bytes], concurrency: int) -> Row:
+        def http(requests: list[bytes], concurrency: int) -> Slice:
             warm_up, measured = requests[:concurrency * 2], requests[concurrency * 2:]
             asyncio.run(load(api.host, api.port, warm_up, concurrency, max_seconds))
-            cpu = _cpu_seconds(api.pid)
-            result = asyncio.run(load(api.host, api.port, measured, concurrency, max_seconds))
-            return Row(name, per, result, _cpu_seconds(api.pid) - cpu)
 
-        rows = [
-            measure("(a) PUT /bench/noop", 1, noop, connections),
-            measure("(b) PUT /SendEvent", 1, send, connections),
-            measure(f"(c) POST /PurchasedItems x{per_request}", per_request, bulk,
-                    purchase_connections),
-        ]
-    topic = environment["KAFKA_PURCHASES_TOPIC"]
-    batches = [[(topic, kafka_key(p), kafka_value(p)) for p in a]
-               for a in arrays[purchase_connections * 2:]]
-    for name, raw in ((f"(d) raw producer (librdkafka) x{per_request}", _raw_librdkafka),
-                      (f"(e) raw kafka-python x{per_request}", _raw_kafka_python)):
-        cpu = _cpu_seconds()
-        result = raw(settings, batches, purchase_connections)
-        rows.append(Row(name, per_request, result, _cpu_seconds() - cpu))
-    return rows
+            def one_slice(i: int) -> tuple[LoadResult, float]:
+                cpu = _cpu_seconds(api.pid)
+                result = asyncio.run(load(api.host, api.port, measured[i::ROUNDS], concurrency,
+                                          max_seconds / ROUNDS))
+                return result, _cpu_seconds(api.pid) - cpu
+            return one_slice
+
+        def raw(produce: raw_producers.Produce) -> Slice:
+            warm_up, measured = batches[:purchase_connections * 2], batches[purchase_connections * 2:]
+            _timed(warm_up, purchase_connections, produce)
+
+            def one_slice(i: int) -> tuple[LoadResult, float]:
+                cpu = _cpu_seconds()
+                result = _timed(measured[i::ROUNDS], purchase_connections, produce)
+                return result, _cpu_seconds() - cpu
+            return one_slice
+
+        events = alternating([
+            http([http_request("PUT", "/bench/noop", target, b) for b in event_bodies],
+                 connections),
+            http([http_request("PUT", "/SendEvent", target, b) for b in event_bodies],
+                 connections)])
+        purchases = alternating([
+            http(bulk, purchase_connections),
+            raw(stack.enter_context(raw_producers.librdkafka(settings))),
+            raw(stack.enter_context(raw_producers.kafka_python(settings)))])
+    names = ["(a) PUT /bench/noop", "(b) PUT /SendEvent",
+             f"(c) POST /PurchasedItems x{per_request}",
+             f"(d) raw producer (librdkafka) x{per_request}",
+             f"(e) raw kafka-python x{per_request}"]
+    sizes = [1, 1, per_request, per_request, per_request]
+    return [Row(name, size, result, cpu)
+            for name, size, (result, cpu) in zip(names, sizes, events + purchases, strict=True)]
 
 
 if __name__ == "__main__":
