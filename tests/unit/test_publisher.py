@@ -255,3 +255,30 @@ def test_readiness_follows_the_producers_broker_reports():
         assert publisher.readiness() == (True, "connected")
 
     asyncio.run(scenario())
+
+
+def test_purging_and_closing_a_failed_producer_never_block_the_event_loop():
+    class SlowProducer(ScriptedProducer):  # librdkafka's purge and close may take a while
+        def purge(self, in_queue: bool, in_flight: bool, blocking: bool) -> None:
+            threading.Event().wait(0.3)
+            super().purge(in_queue, in_flight, blocking)
+
+        def close(self) -> None:
+            threading.Event().wait(0.3)
+            super().close()
+
+    async def scenario():
+        producer = SlowProducer()
+        publisher, _ = publisher_of(producer)
+        task = await started_publish(publisher, producer)
+        longest_gap, last = 0.0, asyncio.get_running_loop().time()
+        producer.fail(0, KafkaError._MSG_TIMED_OUT)
+        while not producer.closed.is_set():
+            await asyncio.sleep(0.01)
+            now = asyncio.get_running_loop().time()
+            longest_gap, last = max(longest_gap, now - last), now
+        with pytest.raises(KafkaUnavailable):
+            await task
+        assert longest_gap < 0.2, f"the event loop stood still for {longest_gap:.2f}s"
+
+    asyncio.run(scenario())
