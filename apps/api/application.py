@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -28,7 +29,12 @@ def create_app(settings: Settings, publisher: KafkaPublisher | None = None, *,
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
         await publisher.start()
+        # What start-up loaded (modules, schemas, the app) lives as long as the process:
+        # frozen, it leaves the collector's full passes, which otherwise stall every request
+        # in flight for tens of milliseconds (the API's p99 under load).
+        gc.freeze()
         yield
+        gc.unfreeze()
         await publisher.stop()
 
     # The docs pages serve Swagger UI and ReDoc from the package, not a CDN: they work offline.

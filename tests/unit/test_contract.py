@@ -6,6 +6,7 @@ validation; tests/integration/test_api_kafka.py runs the same API against a real
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 
@@ -257,6 +258,12 @@ def test_topics_named_in_the_settings_receive_the_records(settings, publisher):
         client.post(BUY, content=body([purchase()]), headers={"content-type": JSON})
     assert [m.topic for m in publisher.published] == ["bench-UserEvents-1",
                                                       "bench-PurchasedItem-1"]
+
+
+def test_what_start_up_loaded_is_kept_out_of_the_collectors_full_passes(settings, publisher):
+    with TestClient(create_app(settings, publisher)):
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0  # unfrozen at shutdown: collectable again
 
 
 def test_the_contracts_topics_are_the_default(settings):
