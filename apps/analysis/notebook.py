@@ -69,8 +69,8 @@ class AnalysisRun:
                                    **{"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS,
                                       "spark.log.level": "ERROR"})
         self.lake = read_lake(self.spark, self.url)
-        self.orders = analyses.dedupe_orders(self.lake.purchases).cache()
-        self.order_count = self.orders.count()
+        self.lines = analyses.order_lines(analyses.dedupe_orders(self.lake.purchases)).cache()
+        self.order_count = analyses.orders_of(self.lines).count()
         self.results: dict[str, tuple[list[str], list[tuple]]] = {}
 
     def summary(self) -> str:
@@ -85,14 +85,14 @@ class AnalysisRun:
         return Table(columns[:-1], [row[:-1] for row in rows])  # without computed_at
 
     def top_products(self) -> Table:
-        return self._keep("top_products", analyses.top_products(self.orders))
+        return self._keep("top_products", analyses.top_products(self.lines))
 
     def payment_types(self) -> Table:
-        return self._keep("payment_types", analyses.payment_types(self.orders))
+        return self._keep("payment_types", analyses.payment_types(self.lines))
 
     def top_customers(self) -> Table:
         return self._keep("top_customers_last_hour",
-                          analyses.top_customers(self.orders, self.as_of))
+                          analyses.top_customers(self.lines, self.as_of))
 
     def hour_note(self) -> str:
         hour = f"[{self.window.start:%Y-%m-%d %H:%M:%S}, {self.window.end:%H:%M:%S}) UTC"
@@ -101,7 +101,7 @@ class AnalysisRun:
         return f"The hour {hour}."
 
     def repeat_purchases(self) -> Table:
-        return self._keep("repeat_purchases", analyses.repeat_purchases(self.orders))
+        return self._keep("repeat_purchases", analyses.repeat_purchases(self.lines))
 
     def chart_top_products(self):
         rows = [r[:-1] for r in self.results["top_products"][1]]

@@ -47,6 +47,15 @@ def money(cents: np.ndarray) -> pa.Array:
                                  [None, pa.py_buffer(words.tobytes())])
 
 
+def flat(array) -> pa.Array:
+    """One contiguous array (pyarrow may hand a large conversion back in chunks)."""
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def strings(prefix: str, numbers: np.ndarray) -> pa.Array:
+    return flat(pa.array(np.char.add(prefix, numbers.astype(str)), pa.string()))
+
+
 def purchases(n: int, seed: int = 7, users: int | None = None, products: int = 5000) -> pa.Table:
     """`n` valid purchases (and RETRIED of them again, later), in arrival order."""
     rng = np.random.default_rng(seed)
@@ -60,7 +69,7 @@ def purchases(n: int, seed: int = 7, users: int | None = None, products: int = 5
     count = rng.integers(1, 4, total_lines)
     total = np.bincount(order_of_line, weights=count * (price - discount), minlength=n)
     line_struct = pa.StructArray.from_arrays(
-        [pa.array(np.char.add("p", product.astype(str))), pa.array(count),
+        [strings("p", product), pa.array(count),
          money(price), money(discount)], fields=list(PRODUCTS_TYPE.value_type))
     offsets = pa.array(np.concatenate([[0], np.cumsum(lines)]).astype(np.int32))
     seconds = np.sort(rng.integers(0, 7 * 86_400, n))  # the week before AS_OF, in order
@@ -69,13 +78,13 @@ def purchases(n: int, seed: int = 7, users: int | None = None, products: int = 5
     user = rng.integers(0, users, n)
     payment = np.array([p.value for p in PaymentType])[rng.integers(0, len(PaymentType), n)]
     table = pa.table({
-        "SessionId": pa.array(np.char.add("s", np.arange(n).astype(str))),
+        "SessionId": strings("s", np.arange(n)),
         "TimeStamp": stamps,
-        "UserId": pa.array(np.char.add("u", user.astype(str))),
+        "UserId": strings("u", user),
         "TotalPrice": money(total.astype(np.int64)),
-        "OrderId": pa.array(np.char.add("o", np.arange(n).astype(str))),
+        "OrderId": strings("o", np.arange(n)),
         "Products": pa.ListArray.from_arrays(offsets, line_struct, type=PRODUCTS_TYPE),
-        "PaymentType": pa.array(payment),
+        "PaymentType": flat(pa.array(payment, pa.string())),
         "kafka_partition": pa.array((user % 3).astype(np.int32)),
         "kafka_offset": pa.array(np.arange(n, dtype=np.int64)),
         "kafka_timestamp": stamps,
@@ -113,19 +122,20 @@ class Timing:
 
 def spark_four(spark, url: str) -> dict[str, list]:
     """What the notebook does, without PostgreSQL: read, dedupe once, collect four results."""
-    orders = analyses.dedupe_orders(read_lake(spark, url).purchases).cache()
+    lines = analyses.order_lines(analyses.dedupe_orders(read_lake(spark, url).purchases)).cache()
     try:
-        return {"top_products": analyses.top_products(orders).collect(),
-                "payment_types": analyses.payment_types(orders).collect(),
-                "top_customers": analyses.top_customers(orders, AS_OF).collect(),
-                "repeat_purchases": analyses.repeat_purchases(orders).collect()}
+        return {"top_products": analyses.top_products(lines).collect(),
+                "payment_types": analyses.payment_types(lines).collect(),
+                "top_customers": analyses.top_customers(lines, AS_OF).collect(),
+                "repeat_purchases": analyses.repeat_purchases(lines).collect()}
     finally:
-        orders.unpersist()
+        lines.unpersist()
 
 
 def measure(settings, spark, n: int, console: Console) -> Timing:
     prefix = f"bench/analyze-{uuid.uuid4().hex[:8]}/"
     fs = lake_filesystem(settings)
+    fs.create_dir(f"{settings.s3_bucket}/{prefix}")  # so that the cleanup always finds it
     try:
         started = time.perf_counter()
         table = purchases(n)
@@ -145,6 +155,7 @@ def measure(settings, spark, n: int, console: Console) -> Timing:
             if len(spark_result[name]) != duck[name].num_rows:
                 raise AssertionError(f"{name}: Spark {len(spark_result[name])} rows, "
                                      f"DuckDB {duck[name].num_rows}")
+        console.print(f"  Spark {spark_s:.1f} s, DuckDB {duckdb_s:.1f} s")
         return Timing(n, objects, spark_s, duckdb_s, duck["repeat_purchases"].num_rows)
     finally:
         fs.delete_dir(f"{settings.s3_bucket}/{prefix}")

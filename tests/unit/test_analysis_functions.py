@@ -38,11 +38,19 @@ def golden_arrow() -> pa.Table:
     return pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW)
 
 
+def golden_frame(spark):
+    return spark.createDataFrame(
+        [tuple(row[name] for name in RAW_SCHEMA.names) for row in lake_rows()], RAW_SCHEMA)
+
+
 @pytest.fixture(scope="module")
 def orders(spark):
-    purchases = spark.createDataFrame(
-        [tuple(row[name] for name in RAW_SCHEMA.names) for row in lake_rows()], RAW_SCHEMA)
-    return analyses.dedupe_orders(purchases).cache()
+    return analyses.dedupe_orders(golden_frame(spark)).cache()
+
+
+@pytest.fixture(scope="module")
+def lines(orders):
+    return analyses.order_lines(orders).cache()
 
 
 def window_rows(expected):
@@ -55,38 +63,37 @@ def test_dedupe_keeps_one_row_per_order(orders):
     assert copy.kafka_offset == min(r["kafka_offset"] for r in lake_rows() if r["OrderId"] == "o02")
 
 
-def test_top_products(orders):
-    assert tuples(analyses.top_products(orders).collect()) == TOP_PRODUCTS
+def test_top_products(lines):
+    assert tuples(analyses.top_products(lines).collect()) == TOP_PRODUCTS
 
 
-def test_payment_types(orders):
-    assert tuples(analyses.payment_types(orders).collect()) == PAYMENT_TYPES
+def test_payment_types(lines):
+    assert tuples(analyses.payment_types(lines).collect()) == PAYMENT_TYPES
 
 
-def test_top_customers_in_the_hour_before(orders):
-    got = tuples(analyses.top_customers(orders, AS_OF).collect())
+def test_top_customers_in_the_hour_before(lines):
+    got = tuples(analyses.top_customers(lines, AS_OF).collect())
     assert got == window_rows(TOP_CUSTOMERS)
 
 
-def test_top_customers_takes_a_naive_as_of_as_utc(orders):
+def test_top_customers_takes_a_naive_as_of_as_utc(lines):
     naive = AS_OF.replace(tzinfo=None)
-    assert tuples(analyses.top_customers(orders, naive).collect()) == window_rows(TOP_CUSTOMERS)
+    assert tuples(analyses.top_customers(lines, naive).collect()) == window_rows(TOP_CUSTOMERS)
 
 
-def test_an_hour_without_orders_is_empty(orders):
-    assert analyses.top_customers(orders, datetime(2020, 1, 1, tzinfo=UTC)).count() == 0
+def test_an_hour_without_orders_is_empty(lines):
+    assert analyses.top_customers(lines, datetime(2020, 1, 1, tzinfo=UTC)).count() == 0
 
 
-def test_repeat_purchases(orders):
-    assert tuples(analyses.repeat_purchases(orders).collect()) == REPEAT_PURCHASES
+def test_repeat_purchases(lines):
+    assert tuples(analyses.repeat_purchases(lines).collect()) == REPEAT_PURCHASES
 
 
 def test_without_dedupe_the_answers_change(spark):
     """The retried o02 is counted twice when the dedupe step is skipped (a guard on the test)."""
-    purchases = spark.createDataFrame(
-        [tuple(row[name] for name in RAW_SCHEMA.names) for row in lake_rows()], RAW_SCHEMA)
-    assert tuples(analyses.payment_types(purchases).collect()) != PAYMENT_TYPES
-    assert tuples(analyses.repeat_purchases(purchases).collect()) != REPEAT_PURCHASES
+    lines = analyses.order_lines(golden_frame(spark))
+    assert tuples(analyses.payment_types(lines).collect()) != PAYMENT_TYPES
+    assert tuples(analyses.repeat_purchases(lines).collect()) != REPEAT_PURCHASES
 
 
 def test_duckdb_reference_gives_the_same_answers():
@@ -106,8 +113,8 @@ def test_read_lake_from_the_top_folder(spark, tmp_path):
     lake = read_lake(spark, str(tmp_path / "raw"))
     assert {f.split("/")[-2] for f in lake.files} == {"dt=2026-11-27", "dt=2026-11-28"}
     assert lake.purchases.count() == len(lake_rows())
-    orders = analyses.dedupe_orders(lake.purchases)
-    assert tuples(analyses.repeat_purchases(orders).collect()) == REPEAT_PURCHASES
+    lines = analyses.order_lines(analyses.dedupe_orders(lake.purchases))
+    assert tuples(analyses.repeat_purchases(lines).collect()) == REPEAT_PURCHASES
 
 
 def test_a_missing_or_empty_lake_is_empty(spark, tmp_path):
