@@ -8,6 +8,7 @@ the `update` command (many updates in one round trip) with `$inc`/`$max`/`$setOn
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pymongo import MongoClient
@@ -18,9 +19,11 @@ from apps.settings import Settings
 from apps.user_events.counts import COUNTED, PairEvents, Ranges, count_update, counting_starts
 
 DUPLICATE_KEY = 11000
-# FerretDB on PostgreSQL opens a connection per write of a bulk: 50 at once exhausted its
-# pool and hung; 25 keeps it flowing.
-COUNT_BULK = 25
+# FerretDB on PostgreSQL holds a connection for each update of a bulk until the bulk ends,
+# from a pool of 50: one bulk of 50, or three of 25 at once, exhausted it and hung the
+# server. 2 writers x 10 keep 20 in flight, room for a test or a second client beside.
+COUNT_BULK = 10
+COUNT_WRITERS = 2
 
 
 def client(settings: Settings, **options) -> MongoClient:
@@ -81,30 +84,30 @@ def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ra
                  ) -> CountFigures:
     """Add each pair's events of `ranges` to its count document, exactly once.
 
-    Every update is guarded by the range's start, and nothing is read. When a document
-    refuses (a replay after a failed run), the counts' own marks are read once (the
-    collection is users x 3 documents, whatever the history) and the refused bulk and all
-    the following ones add only what each document has not counted. Which writes of a bulk
-    were refused is settled by that read, not by the error's indexes (FerretDB's are not
+    Every update is guarded by the range's start, and nothing is read; bulks go
+    COUNT_WRITERS at a time (each pair is in one bulk only, so they never touch the same
+    document). Bulks in which a document refused (a replay after a failed run) are sent
+    again once the counts' own marks were read (the collection is users x 3 documents,
+    whatever the history), adding only what each document has not counted. Which writes
+    were refused is settled by that read, not by the reply's indexes (FerretDB's are not
     reliable).
     """
-    total = CountFigures()
-    marks: dict[str, dict] | None = None  # _id -> CountedOffsets, once a document refused
     pairs = list(pairs)
-    for i in range(0, len(pairs), COUNT_BULK):
-        bulk = pairs[i:i + COUNT_BULK]
-        figures, refused = _write_bulk(collection, bulk, ranges, marks)
+    bulks = [pairs[i:i + COUNT_BULK] for i in range(0, len(pairs), COUNT_BULK)]
+    with ThreadPoolExecutor(COUNT_WRITERS, thread_name_prefix="count") as pool:
+        results = list(pool.map(lambda bulk: _write_bulk(collection, bulk, ranges, None), bulks))
+    total = CountFigures()
+    for figures, _ in results:
         total.add(figures)
-        if refused:
-            if marks is not None:
+    refused = [bulk for bulk, (_, was_refused) in zip(bulks, results) if was_refused]
+    if refused:
+        marks = {d["_id"]: d.get(COUNTED) for d in collection.find({}, {COUNTED: 1})}
+        for bulk in refused:
+            figures, again = _write_bulk(collection, bulk, ranges, marks)
+            if again:
                 raise RuntimeError(f"{collection.name}: count documents changed while this "
                                    "run updated them (is another run active?)")
-            marks = {d["_id"]: d.get(COUNTED) for d in collection.find({}, {COUNTED: 1})}
-            figures, refused = _write_bulk(collection, bulk, ranges, marks)
             total.add(figures)
-            if refused:
-                raise RuntimeError(f"{collection.name}: count documents changed while this "
-                                   "run updated them (is another run active?)")
     return total
 
 
