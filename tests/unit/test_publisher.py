@@ -260,11 +260,11 @@ def test_readiness_follows_the_producers_broker_reports():
 def test_purging_and_closing_a_failed_producer_never_block_the_event_loop():
     class SlowProducer(ScriptedProducer):  # librdkafka's purge and close may take a while
         def purge(self, in_queue: bool, in_flight: bool, blocking: bool) -> None:
-            threading.Event().wait(0.3)
+            threading.Event().wait(0.8)
             super().purge(in_queue, in_flight, blocking)
 
         def close(self) -> None:
-            threading.Event().wait(0.3)
+            threading.Event().wait(0.8)
             super().close()
 
     async def scenario():
@@ -279,6 +279,6 @@ def test_purging_and_closing_a_failed_producer_never_block_the_event_loop():
             longest_gap, last = max(longest_gap, now - last), now
         with pytest.raises(KafkaUnavailable):
             await task
-        assert longest_gap < 0.2, f"the event loop stood still for {longest_gap:.2f}s"
+        assert longest_gap < 0.5, f"the event loop stood still for {longest_gap:.2f}s"
 
     asyncio.run(scenario())
