@@ -35,7 +35,7 @@ RECONNECT_INTERVAL_S = 1.0  # how often a missing producer is re-created, at mos
 METADATA_MAX_AGE_MS = 5000  # the producer sees new leaders within this
 LINGER_MS = 5  # a few ms of batching: many concurrent requests share one produce request
 MAX_REQUEST_BYTES = 2 * 1024 * 1024  # a whole POST /PurchasedItems fits one request
-ACK_GRACE_S = 1.0  # beyond the delivery timeout, for the poll thread to report
+ACK_GRACE_S = 1.0  # beyond the delivery timeout, for the last report to be served
 POLL_INTERVAL_S = 0.001  # how soon a waiting request sees its acknowledgement, at most
 STATS_INTERVAL_MS = 1000  # how often the producer reports its brokers' state (readiness)
 
