@@ -177,4 +177,5 @@ def lab_command() -> list[str]:
     address = urlsplit(settings_or_explain().jupyter_url)
     return [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ip={address.hostname}",
             f"--port={address.port}", "--ServerApp.port_retries=0",
-            f"--ServerApp.root_dir={REPO_ROOT}", "--LabApp.default_url=/lab/tree/notebooks"]
+            f"--ServerApp.root_dir={REPO_ROOT}", "--LabApp.default_url=/lab/tree/notebooks",
+            *(["--allow-root"] if os.geteuid() == 0 else [])]  # it refuses root otherwise
