@@ -35,7 +35,7 @@ from apps.settings import REPO_ROOT
 from apps.stack.services.s3 import minio_client
 from apps.stack.services.stream import JOB
 from apps.stack.supervisor import Supervisor
-from tests.integration.test_purchase_stream import (  # noqa: F401
+from tests.integration.test_purchase_stream_lake import (  # noqa: F401
     DAY,
     Scratch,
     lake_servers,
