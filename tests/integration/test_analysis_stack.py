@@ -34,11 +34,14 @@ LANDING_DEADLINE_S = 600  # the stream's trigger is seconds; a cold or busy mach
 
 
 def send_golden_purchases(settings, prefix: str) -> set[str]:
-    """The golden purchases (o02 twice, as a client's retry) under fresh ids, via the API."""
+    """The golden purchases (o02 twice, as a client's retry) under fresh ids, via the API:
+    they stay in the pipeline's lake, as any client's traffic would."""
     body = [contract_fields(row) for row in lake_rows()]
-    for purchase in body:
+    for purchase in body:  # every id of its own, so no ranking mixes them with real ones
         purchase["OrderId"] = prefix + purchase["OrderId"]
         purchase["UserId"] = prefix + purchase["UserId"]
+        for line in purchase["Products"]:
+            line["ProductId"] = prefix + line["ProductId"]
     response = httpx.post(f"{settings.api_url}/PurchasedItems", timeout=30,
                           content=wire_json(body),
                           headers={"content-type": "application/json"})
@@ -86,7 +89,8 @@ def test_invoke_analyze_matches_duckdb_over_the_same_files(stack):
     assert repeat[1] == [tuple(r.values()) for r in expected["repeat_purchases"].to_pylist()]
     assert products[1] == [tuple(r.values()) for r in expected["top_products"].to_pylist()]
     ours = [r for r in repeat[1] if r[0].startswith(prefix)]
-    assert ours == [(prefix + user, *rest) for user, *rest in REPEAT_PURCHASES]
+    assert ours == [(prefix + user, prefix + product, *rest)
+                    for user, product, *rest in REPEAT_PURCHASES]
 
 
 def test_a_missing_bucket_is_named_before_any_notebook_runs(stack, tmp_path):
