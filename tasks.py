@@ -1,6 +1,7 @@
 """shopstream's tasks. Each one parses its arguments, then calls into apps/.
 
     invoke up | down | status | logs NAME | doctor | test | generate | bench
+    invoke analyze | sql NAME | lab
 """
 
 from __future__ import annotations
