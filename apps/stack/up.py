@@ -9,15 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
-from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 
 import psutil
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from apps.settings import Settings, get_settings
-from apps.spark_session import connectors
 from apps.stack import doctor, ports
 from apps.stack.envfile import ensure_env
 from apps.stack.paths import LOG_DIR
@@ -91,12 +90,9 @@ def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -
 
 def provision(services: list[Service], settings: Settings, runtime: Runtime,
               console: Console) -> None:
-    """Fetch and build what is not cached yet: the services' artifacts and Spark's jars."""
-    jars = connectors()
+    """Fetch and build what is not cached yet."""
     todo = [(s.description, lambda s=s: s.provision(settings))
             for s in services if runtime.on_host(s) and s.provision and not s.is_provisioned()]
-    if not jars.is_cached():
-        todo.append(("Spark connectors (Kafka source, S3A)", jars.provision))
     if not todo:
         return
     # Builds use the CPU and downloads the network: overlapping them saves minutes.

@@ -8,6 +8,7 @@ import sys
 from apps.purchase_stream.alert import FAILURES
 from apps.purchase_stream.config import JOB_ENV, JOB_SCRIPT, PROGRESS_FILE
 from apps.settings import REPO_ROOT, Settings
+from apps.spark_session import connectors
 from apps.stack.spec import Health, Program, Service
 
 JOB = "purchase-stream"
@@ -38,7 +39,8 @@ def health(settings: Settings) -> Health:
 
 
 def activity(settings: Settings) -> str | None:
-    from apps.purchase_stream.progress import activity as stream_activity  # imports PySpark
+    # imported here: it imports PySpark
+    from apps.purchase_stream.progress import activity as stream_activity
 
     return stream_activity(settings, PROGRESS_FILE)
 
@@ -51,6 +53,9 @@ SERVICE = Service(
     programs=programs,
     health=health,
     needs=("kafka", "s3"),
+    # The Kafka source and S3A are not part of PySpark: jars at PySpark's own versions.
+    provision=lambda s: connectors().provision(),
+    is_provisioned=lambda: connectors().is_cached(),
     activity=activity,
     host_process=True,
 )
