@@ -256,7 +256,7 @@ class KafkaPublisher:
             raise KafkaUnavailable(f"Kafka did not acknowledge: {why}") from exc
         finally:
             deadline.cancel()
-        metrics.KAFKA_ACK_SECONDS.labels(messages[0].topic).observe(
+        metrics.child(metrics.KAFKA_ACK_SECONDS, messages[0].topic).observe(
             time.perf_counter() - started)
 
     async def _connected_producer(self) -> _PolledProducer:

@@ -59,8 +59,8 @@ async def _publish(request: Request, topic: str,
         await publisher.publish(messages)
     except KafkaUnavailable as exc:
         raise kafka_unavailable(str(exc), len(messages)) from None
-    metrics.REQUESTS.labels(request.scope["path"], 202).inc()  # request.url parses the URL
-    metrics.RECORDS_ACCEPTED.labels(topic).inc(len(messages))
+    metrics.child(metrics.REQUESTS, request.scope["path"], 202).inc()  # request.url parses
+    metrics.child(metrics.RECORDS_ACCEPTED, topic).inc(len(messages))
     return Response(b'{"accepted":%d}' % len(messages), 202, media_type="application/json")
 
 
