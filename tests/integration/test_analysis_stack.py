@@ -51,8 +51,11 @@ def send_golden_purchases(settings, prefix: str) -> set[str]:
 
 def landed(settings, orders: set[str]) -> bool:
     fs = lake_filesystem(settings)
-    lake = ds.dataset(f"{settings.s3_bucket}/{RAW_PREFIX}", filesystem=fs, format="parquet",
-                      schema=RAW_ARROW)
+    try:
+        lake = ds.dataset(f"{settings.s3_bucket}/{RAW_PREFIX}", filesystem=fs,
+                          format="parquet", schema=RAW_ARROW)
+    except FileNotFoundError:  # a fresh stack: the stream has not written raw/ yet
+        return False
     found = lake.to_table(columns=["OrderId"],
                           filter=ds.field("OrderId").isin(sorted(orders)))["OrderId"]
     return set(found.to_pylist()) == orders
