@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -208,3 +209,58 @@ def test_the_generator_retries_until_the_api_is_up_and_loses_nothing(stack, topi
     assert stats.retried > 0
     read = read_between(stack, before, end_offsets(stack))
     assert of_sessions(read, sessions_of(records)) == expected(records)
+
+
+def edge_purchase(**changes) -> dict:
+    """The largest order the contract allows: 100 products of 10,000 units at the highest
+    unit price, 9,999,999,990,000.00 in all (numeric(16, 2) holds it)."""
+    record = {"SessionId": "s-edge", "TimeStamp": "2025-06-01T12:00:00Z",
+              "UserId": f"u-edge-{time.time_ns()}", "OrderId": f"o-edge-{time.time_ns()}",
+              "TotalPrice": 9_999_999_990_000.0, "PaymentType": "CreditCard",
+              "Products": [{"ProductId": f"p-{i}", "ItemCount": 10_000, "ItemPrice": 9_999_999.99,
+                            "ItemDiscount": 0.0} for i in range(100)]}
+    return {**record, **changes}
+
+
+def test_the_contracts_edges_through_the_api_into_kafka_and_the_lakes_columns(stack, tmp_path):
+    """On a purchases topic of its own: a 10-trillion order must not enter the pipeline."""
+    from decimal import Decimal
+
+    from apps.purchase_stream.validate import validate_value
+
+    topic = f"test-edges-{uuid.uuid4().hex[:10]}"
+    admin = KafkaAdminClient(bootstrap_servers=stack.kafka_servers)
+    admin.create_topics([NewTopic(topic, TOPIC_PARTITIONS, 1)])
+    partitions = [TopicPartition(topic, p) for p in range(TOPIC_PARTITIONS)]
+    over = edge_purchase(TotalPrice=10_000_000.0, Products=[
+        {"ProductId": "p-0", "ItemCount": 1, "ItemPrice": 10_000_000.0, "ItemDiscount": 0.0}])
+    refused = {
+        "one cent over the unit limit": (over, "body[0].Products[0].ItemPrice"),
+        "three decimals": (edge_purchase(TotalPrice=9_999_999_990_000.001),
+                           "body[0].TotalPrice"),
+    }
+    largest = edge_purchase()
+    try:
+        with running_api(stack, tmp_path / "api.log", ack_timeout_s=ACK_TIMEOUT_S,
+                         environment={"KAFKA_PURCHASES_TOPIC": topic}) as api:
+            api.wait_for_health(200)
+            for why, (purchase, field) in refused.items():
+                response = httpx.post(f"{api.url}/PurchasedItems", json=[purchase], timeout=30)
+                assert response.status_code == 422, why
+                assert [e["field"] for e in response.json()["detail"]] == [field], why
+            response = httpx.post(f"{api.url}/PurchasedItems", json=[largest], timeout=30)
+            assert (response.status_code, response.json()) == (202, {"accepted": 1})
+        consumer = KafkaConsumer(bootstrap_servers=stack.kafka_servers)
+        end = consumer.end_offsets(partitions)
+        consumer.close()
+        [value] = [v for _, _, v in read_between(stack, dict.fromkeys(partitions, 0), end)]
+    finally:
+        admin.delete_topics([topic])
+        admin.close()
+    columns, reason = validate_value(value)  # what the stream writes to raw/
+    assert reason is None
+    assert columns["TotalPrice"] == Decimal("9999999990000.00")
+    assert {(p["ItemCount"], p["ItemPrice"]) for p in columns["Products"]} == {
+        (10_000, Decimal("9999999.99"))}
+    assert sum(p["ItemCount"] * p["ItemPrice"] for p in columns["Products"]) == \
+        columns["TotalPrice"]
