@@ -30,18 +30,22 @@ from pathlib import Path
 import psutil
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
-from pydantic import TypeAdapter
 from rich.console import Console
 from rich.table import Table
 
 from apps.api.local_server import running_api
 from apps.bench import raw_producers
 from apps.bench.load import LoadResult, http_request, load
-from apps.contract.models import TOPIC_PARTITIONS, Purchase, UserEvent, kafka_key, kafka_value
+from apps.contract.models import (
+    PURCHASED_ITEMS,
+    TOPIC_PARTITIONS,
+    UserEvent,
+    kafka_key,
+    kafka_value,
+)
 from apps.generator.traffic import TrafficBuilder
 from apps.settings import Settings, get_settings
 
-PURCHASES = TypeAdapter(list[Purchase])
 ROUNDS = 4  # slices per compared scenario
 
 
@@ -211,7 +215,7 @@ def _run_all(settings: Settings, log: Path, environment: dict[str, str], event_p
         api.wait_for_health(200)
         target = f"{api.host}:{api.port}"
         event_bodies = [kafka_value(e) for e in event_pool]
-        bulk = [http_request("POST", "/PurchasedItems", target, PURCHASES.dump_json(a))
+        bulk = [http_request("POST", "/PurchasedItems", target, PURCHASED_ITEMS.dump_json(a))
                 for a in arrays]
 
         def http(requests: list[bytes], concurrency: int) -> Slice:
