@@ -10,11 +10,14 @@ import subprocess
 from dataclasses import dataclass
 
 from apps.settings import REPO_ROOT, Settings
+from apps.stack.paths import RUN_DIR
 from apps.stack.spec import Program, Service
 from apps.stack.supervisor import Supervisor
+from apps.stack.templates import ConfigFile
 from apps.stack.tools import run_tool
 
 COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
+COMPOSE_ENV_DIR = RUN_DIR / "compose"  # the Compose file's env_file entries point here
 
 
 def docker_engine_answers() -> bool:
@@ -68,7 +71,27 @@ def compose_ports(settings: Settings) -> dict[str, str]:
     }.items()}
 
 
+def env_file_text(environment: dict[str, str]) -> str:
+    """A Compose env_file: single-quoted values are taken as they are (no `$` expansion)."""
+    bad = [k for k, v in environment.items() if "'" in v or "\n" in v]
+    if bad:
+        raise ValueError(f"cannot write {', '.join(bad)} to an env_file: a quote or newline")
+    return "".join(f"{k}='{v}'\n" for k, v in environment.items())
+
+
+def compose_env_files(settings: Settings) -> list[ConfigFile]:
+    """Each service's container environment, derived from the settings its host programs
+    use (one home for both runtimes), as the env_file Compose reads."""
+    from apps.stack.services import ALL
+
+    return [ConfigFile(COMPOSE_ENV_DIR / f"{s.name}.env",
+                       env_file_text(s.compose_environment(settings)))
+            for s in ALL if s.compose_environment]
+
+
 def compose(settings: Settings, *args: str) -> None:
+    for env_file in compose_env_files(settings):
+        env_file.write()  # private: it holds secrets
     run_tool(["docker", "compose", "--env-file", str(REPO_ROOT / ".env"),
               "-f", str(COMPOSE_FILE), *args], env=compose_ports(settings),
              what=f"docker compose {' '.join(args)}")

@@ -66,4 +66,7 @@ class Service:
     activity: Callable[[Settings], str | None] | None = None
     credentials: str = "-"
     compose_services: tuple[str, ...] = ()  # the containers that play this part under docker
+    # The environment of those containers, from the same settings as the host programs'
+    # configuration: rendered to .stack/run/compose/<name>.env, their Compose `env_file`.
+    compose_environment: Callable[[Settings], dict[str, str]] | None = None
     host_process: bool = False  # runs on the host in every runtime (API, Spark job, generator)

@@ -7,8 +7,10 @@ import yaml
 from pydantic import SecretStr
 
 from apps.stack.envfile import TEMPLATE
-from apps.stack.runtime import COMPOSE_FILE, compose_ports
+from apps.stack.runtime import COMPOSE_ENV_DIR, COMPOSE_FILE, compose_env_files, compose_ports
 from apps.stack.services import ALL
+from apps.stack.services import airflow as airflow_spec
+from apps.stack.services import kafka as kafka_spec
 
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
 SERVICES = COMPOSE["services"]
@@ -34,8 +36,8 @@ def test_data_lives_in_named_volumes():
         assert sources <= named, name
 
 
-def test_kafka_is_kraft_without_zookeeper():
-    env = SERVICES["kafka"]["environment"]
+def test_kafka_is_kraft_without_zookeeper(settings):
+    env = kafka_spec.container_environment(settings)
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert not any("zookeeper" in n for n in SERVICES)
     assert not any("ZOOKEEPER" in k for k in env)
@@ -57,16 +59,16 @@ def test_containers_listen_on_the_ports_of_env(settings, kafka, postgres):
         "postgres_dsn": SecretStr(f"postgresql://u:p@127.0.0.1:{postgres}/shopstream")})
     ports = {s.name: s.ports(settings) for s in ALL}
     services = compose_as_run(settings)["services"]
-    kafka_env = services["kafka"]["environment"]
+    kafka_env = kafka_spec.container_environment(settings)
     assert f"PLAINTEXT://127.0.0.1:{ports['kafka'][0]}" in kafka_env["KAFKA_LISTENERS"]
     assert kafka_env["KAFKA_ADVERTISED_LISTENERS"] == f"PLAINTEXT://{kafka}"
     assert services["mongo"]["command"][-1] == str(ports["mongo"][0])
     assert f"127.0.0.1:{ports['s3'][0]}" in services["minio"]["command"]
     assert f"127.0.0.1:{settings.s3_console_port}" in services["minio"]["command"]
     assert services["postgres"]["command"][4] == f"port={postgres}"
-    airflow = services["airflow-api-server"]["environment"]
-    assert airflow["AIRFLOW__API__PORT"] == str(ports["airflow"][0])
-    assert f"@127.0.0.1:{postgres}/airflow" in airflow["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    airflow_env = airflow_spec.container_environment(settings)
+    assert airflow_env["AIRFLOW__API__PORT"] == str(ports["airflow"][0])
+    assert f"@127.0.0.1:{postgres}/airflow" in airflow_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     # Natively, tests/integration/test_loopback.py reads the real sockets; containers
     # cannot run here, so their loopback binding is checked in what they are told.
     assert "0.0.0.0" not in COMPOSE_FILE.read_text()
@@ -84,3 +86,39 @@ def test_secrets_come_from_env():
     minio = SERVICES["minio"]["environment"]
     assert minio == {"MINIO_ROOT_USER": "${S3_ACCESS_KEY}", "MINIO_ROOT_PASSWORD": "${S3_SECRET_KEY}"}
     assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD"] == "${POSTGRES_SUPERUSER_PASSWORD}"
+
+
+def test_each_container_environment_is_an_env_file_its_containers_read(settings):
+    written = {f.path.name: f for f in compose_env_files(settings)}
+    assert set(written) == {"kafka.env", "airflow.env"}
+    for service in (s for s in ALL if s.compose_environment):
+        for name in service.compose_services:
+            files = SERVICES[name]["env_file"]
+            files = [files] if isinstance(files, str) else files
+            paths = {(COMPOSE_FILE.parent / f).resolve() for f in files}
+            assert (COMPOSE_ENV_DIR / f"{service.name}.env").resolve() in paths, name
+    lines = written["kafka.env"].text.splitlines()
+    assert f"KAFKA_LOG_DIRS='{kafka_spec.CONTAINER_DATA}'" in lines
+
+
+def test_the_kafka_container_gets_every_property_of_the_native_broker(settings):
+    assert kafka_spec.property_variable("log.dirs") == "KAFKA_LOG_DIRS"
+    assert kafka_spec.property_variable("abc_def") == "KAFKA_ABC__DEF"
+    assert kafka_spec.property_variable("abc-def") == "KAFKA_ABC___DEF"
+    native = kafka_spec.properties(kafka_spec.programs(settings)[0].files[0].text)
+    container = kafka_spec.container_environment(settings)
+    assert len(native) > 15
+    assert {kafka_spec.property_variable(k): v for k, v in native.items()
+            if k != "log.dirs"} == {k: v for k, v in container.items() if k != "KAFKA_LOG_DIRS"}
+
+
+def test_airflow_containers_run_the_host_programs_configuration(settings):
+    host = airflow_spec.environment(settings)
+    container = airflow_spec.container_environment(settings)
+    paths = {"AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE",
+             "AIRFLOW__LOGGING__BASE_LOG_FOLDER"}
+    shared = {k: v for k, v in host.items() if k.startswith("AIRFLOW__") and k not in paths}
+    assert len(shared) > 10
+    assert {k: container[k] for k in shared} == shared
+    for program in airflow_spec.programs(settings):  # same components, same arguments
+        assert SERVICES[program.name]["command"] == ["airflow", *program.argv[1:]]

@@ -18,6 +18,7 @@ AIRFLOW_VERSION = "3.3.2"
 VENV = PythonVenv("airflow", CONFIG_DIR / "airflow" / "requirements.lock")
 HOME = data_dir("airflow")
 COMPONENTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+CONTAINER_REPO = "/opt/shopstream"  # where the Compose file mounts dags/, apps/ and .env
 
 
 def passwords_file(settings: Settings):
@@ -26,18 +27,15 @@ def passwords_file(settings: Settings):
                   password=settings.airflow_admin_password.get_secret_value())
 
 
-def environment(settings: Settings) -> dict[str, str]:
-    """Airflow's whole configuration, as the AIRFLOW__SECTION__KEY variables it reads."""
+def configuration(settings: Settings, *, dags: str, passwords: str, logs: str) -> dict[str, str]:
+    """Airflow's whole configuration, as the AIRFLOW__SECTION__KEY variables it reads: the
+    one home of these settings for host processes and containers alike (only the paths
+    differ)."""
     api = urlsplit(settings.airflow_url)
     db = urlsplit(settings.postgres_url)
     secret = settings.airflow_secret_key.get_secret_value()
     return {
-        # Airflow starts its components by the name `airflow`: its venv must lead PATH.
-        "PATH": f"{VENV.bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-        "VIRTUAL_ENV": str(VENV.bin().parent),
-        "PYTHONPATH": str(REPO_ROOT),  # the DAG calls code in apps/
-        "AIRFLOW_HOME": str(HOME),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": dags,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
@@ -45,7 +43,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__FERNET_KEY": settings.airflow_fernet_key.get_secret_value(),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{settings.airflow_admin_user}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(settings).path),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": passwords,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{settings.airflow_url.rstrip('/')}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": (
             f"postgresql+psycopg2://airflow:{settings.airflow_db_password.get_secret_value()}"
@@ -58,21 +56,45 @@ def environment(settings: Settings) -> dict[str, str]:
         "AIRFLOW__API__BASE_URL": settings.airflow_url,
         "AIRFLOW__API__SECRET_KEY": secret,
         "AIRFLOW__API_AUTH__JWT_SECRET": secret,
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(HOME / "logs"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": logs,
     }
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """The host processes' environment: the configuration, with paths on this machine."""
+    return {
+        # Airflow starts its components by the name `airflow`: its venv must lead PATH.
+        "PATH": f"{VENV.bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "VIRTUAL_ENV": str(VENV.bin().parent),
+        "PYTHONPATH": str(REPO_ROOT),  # the DAG calls code in apps/
+        "AIRFLOW_HOME": str(HOME),
+        **configuration(settings, dags=str(REPO_ROOT / "dags"),
+                        passwords=str(passwords_file(settings).path), logs=str(HOME / "logs")),
+    }
+
+
+def container_environment(settings: Settings) -> dict[str, str]:
+    """The containers' environment (compose/docker-compose.yml mounts the repo there)."""
+    return {
+        "PYTHONPATH": CONTAINER_REPO,
+        **configuration(settings, dags=f"{CONTAINER_REPO}/dags",
+                        passwords="/opt/airflow/auth/passwords.json", logs="/opt/airflow/logs"),
+    }
+
+
+# The scheduler's and triggerer's log servers bind every interface (no setting moves
+# them) and only serve remote workers: here every process reads the same log folder.
+COMPONENT_ARGS = {"api-server": [], "scheduler": ["--skip-serve-logs"], "dag-processor": [],
+                  "triggerer": ["--skip-serve-logs"]}
 
 
 def programs(settings: Settings) -> list[Program]:
     env = environment(settings)
     airflow = str(VENV.bin() / "airflow")
-    # The scheduler's and triggerer's log servers bind every interface (no setting moves
-    # them) and only serve remote workers: here every process reads the same log folder.
-    local_logs = ["--skip-serve-logs"]
     return [
-        Program(f"airflow-{component}", [airflow, component, *extra], env=env, cwd=HOME,
+        Program(f"airflow-{component}", [airflow, component, *args], env=env, cwd=HOME,
                 files=(passwords_file(settings),))
-        for component, extra in (("api-server", []), ("scheduler", local_logs),
-                                 ("dag-processor", []), ("triggerer", local_logs))
+        for component, args in COMPONENT_ARGS.items()
     ]
 
 
@@ -133,6 +155,6 @@ SERVICE = Service(
     prepare=prepare,
     activity=activity,
     credentials=".env: AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD",
-    compose_services=("airflow-api-server", "airflow-scheduler", "airflow-dag-processor",
-                      "airflow-triggerer"),
+    compose_services=tuple(f"airflow-{component}" for component in COMPONENT_ARGS),
+    compose_environment=container_environment,
 )

@@ -22,12 +22,33 @@ JARS = MavenJars(
     ),
 )
 DATA = data_dir("kafka")
+CONTAINER_DATA = "/var/lib/kafka/data"  # the kafka-data volume in compose/docker-compose.yml
 
 
-def _server_properties(settings: Settings):
+def _server_properties(settings: Settings, data_dir: object = DATA):
     host, port = host_port(settings.kafka_servers[0])
     return render("kafka/server.properties", host=host, port=port,
-                  controller_port=settings.kafka_controller_port, data_dir=DATA)
+                  controller_port=settings.kafka_controller_port, data_dir=data_dir)
+
+
+def property_variable(name: str) -> str:
+    """The apache/kafka image's environment variable for a server property:
+    `log.dirs` -> KAFKA_LOG_DIRS, `a_b` -> KAFKA_A__B, `a-b` -> KAFKA_A___B."""
+    return "KAFKA_" + name.replace("_", "__").replace("-", "___").replace(".", "_").upper()
+
+
+def properties(text: str) -> dict[str, str]:
+    """`key=value` lines of a .properties file (no continuation lines in ours)."""
+    pairs = (line.split("=", 1) for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith(("#", "!")))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def container_environment(settings: Settings) -> dict[str, str]:
+    """config/kafka/server.properties, the broker's one configuration, as the container's
+    environment, with the data in the container's volume."""
+    text = _server_properties(settings, data_dir=CONTAINER_DATA).text
+    return {property_variable(k): v for k, v in properties(text).items()}
 
 
 def _java(main_class: str, *args: str, heap: str = "256m") -> list[str]:
@@ -108,4 +129,5 @@ SERVICE = Service(
     bootstrap=bootstrap,
     credentials="none (loopback only)",
     compose_services=("kafka",),
+    compose_environment=container_environment,
 )
