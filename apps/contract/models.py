@@ -10,6 +10,7 @@ become timestamps and enum members there); Python callers pass `datetime` and en
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
@@ -90,8 +92,26 @@ UnitAmount = Annotated[float, Field(ge=0, lt=MAX_UNIT_AMOUNT, allow_inf_nan=Fals
 TotalAmount = Annotated[float, Field(ge=0, lt=MAX_TOTAL, allow_inf_nan=False,
                                      json_schema_extra=_CENTS_SCHEMA),
                         AfterValidator(_whole_cents), MONEY_COLUMN]
-UtcTimestamp = Annotated[datetime, Field(description="ISO 8601; without an offset it is UTC"),
-                         AfterValidator(_as_utc)]
+# pydantic reads a string of digits ("0", "1748779200") as Unix seconds, which is not
+# ISO 8601: the string's shape is checked first. A before-validator hands pydantic a Python
+# str, which strict mode refuses for a datetime, so the field itself is lax and this
+# function is what keeps it strict (a datetime, or an ISO 8601 string, nothing else).
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_8601(value: object) -> object:
+    if isinstance(value, str):
+        if not _ISO_DATE_TIME.match(value):
+            raise PydanticCustomError("datetime_parsing",
+                                      "Input should be an ISO 8601 date and time")
+    elif not isinstance(value, datetime):
+        raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
+    return value
+
+
+UtcTimestamp = Annotated[datetime, Field(description="ISO 8601; without an offset it is UTC",
+                                         strict=False),
+                         BeforeValidator(_iso_8601), AfterValidator(_as_utc)]
 
 
 class EventName(StrEnum):
