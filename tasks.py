@@ -1,7 +1,7 @@
 """shopstream's tasks. Each one parses its arguments, then calls into apps/.
 
     invoke up | down | status | logs NAME | doctor | test | generate | bench
-    invoke analyze | sql NAME | lab
+    invoke analyze | sql NAME | lab | e2e | chaos
 """
 
 from __future__ import annotations
@@ -171,6 +171,36 @@ def lab(c):
     with explained():
         command = lab_command()
     subprocess.run(command, check=False)
+
+
+def _prove(seconds, rate, chaos: bool) -> None:
+    from apps.e2e.run import prove
+    from apps.settings import get_settings
+
+    if float(seconds) <= 0 or int(rate) < 1:
+        raise Exit(f"--seconds must be positive and --rate at least 1: {seconds}, {rate}", code=2)
+    with explained():
+        try:
+            ok = prove(get_settings(), float(seconds), int(rate), console, chaos=chaos)
+        except TimeoutError as exc:  # a stage that never caught up: say which, no traceback
+            console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+            raise Exit(code=1) from None
+    if not ok:
+        raise Exit(code=1)
+
+
+@task(help={"seconds": "seconds of traffic", "rate": "purchases per second"})
+def e2e(c, seconds=60, rate=5):
+    """On the running stack: traffic with a fresh seed, the DAG, the stream, the analysis,
+    then one table reconciling every accepted record with each store (exit 1 on a mismatch)."""
+    _prove(seconds, rate, chaos=False)
+
+
+@task(help={"seconds": "seconds of traffic", "rate": "purchases per second"})
+def chaos(c, seconds=240, rate=5):
+    """`invoke e2e` while Kafka restarts, the Spark job is killed -9, MongoDB stops through a
+    DAG run and the API restarts; prints the timeline and the table."""
+    _prove(seconds, rate, chaos=True)
 
 
 @task(help={"what": "which benchmark: ingest, or all"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -29,6 +30,9 @@ MAX_BACKOFF_S = 5.0
 RETRY_GRACE_S = 30.0  # a bounded run keeps retrying this long after its last batch
 SESSIONS_IN_FLIGHT = 16  # sessions sent concurrently; a session's events stay in order
 JSON = {"content-type": "application/json"}
+# Told each request's end: (path, body, attempts made, accepted). A client that must account
+# for every record (the end-to-end reconciliation) keeps its own ledger from it.
+Outcome = Callable[[str, bytes, int, bool], None]
 
 
 @dataclass(slots=True)
@@ -47,10 +51,12 @@ class Stopped(Exception):
 
 
 class Sender:
-    def __init__(self, client: httpx.AsyncClient, stats: Stats, stop: asyncio.Event):
+    def __init__(self, client: httpx.AsyncClient, stats: Stats, stop: asyncio.Event,
+                 on_outcome: Outcome | None = None):
         self.client = client
         self.stats = stats
         self.stop = stop
+        self.on_outcome = on_outcome or (lambda *_: None)
 
     async def send_batch(self, batch: Batch) -> None:
         gate = asyncio.Semaphore(SESSIONS_IN_FLIGHT)
@@ -83,22 +89,27 @@ class Sender:
         Raises Stopped, counting the records as failed, if the run stops meanwhile."""
         self.stats.sent += records
         backoff = FIRST_BACKOFF_S
+        attempts = 0
         while True:
+            attempts += 1
             try:
                 response = await self.client.request(method, path, content=body, headers=JSON)
                 if response.status_code == 202:
                     self.stats.accepted += records
+                    self.on_outcome(path, body, attempts, True)
                     return True
                 problem = f"{method} {path}: {response.status_code} {response.text[:300]}"
                 if response.status_code not in RETRYABLE_STATUS:
                     self.stats.last_error = problem
                     self.stats.failed += records
+                    self.on_outcome(path, body, attempts, False)
                     return False
             except httpx.TransportError as exc:
                 problem = f"{method} {path}: {type(exc).__name__} {exc}"
             self.stats.last_error = problem
             if self.stop.is_set():
                 self.stats.failed += records
+                self.on_outcome(path, body, attempts, False)
                 raise Stopped(problem)
             self.stats.retried += records
             try:  # back off, but wake at once if the run is stopped meanwhile
@@ -109,7 +120,7 @@ class Sender:
 
 
 async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyncio.Event,
-                      duration: float | None) -> None:
+                      duration: float | None, on_outcome: Outcome | None = None) -> None:
     """A fresh batch of `rate` purchases (and their sessions) at each whole second.
 
     With a duration, that is one batch per started second; retries of the last batches
@@ -121,7 +132,7 @@ async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyn
         give_up = asyncio.get_running_loop().call_later(duration + RETRY_GRACE_S, stop.set)
     limits = httpx.Limits(max_connections=SESSIONS_IN_FLIGHT + 2)
     async with httpx.AsyncClient(base_url=api_url, timeout=30.0, limits=limits) as client:
-        sender = Sender(client, stats, stop)
+        sender = Sender(client, stats, stop, on_outcome)
         next_tick, sent_batches = time.monotonic(), 0
         while not stop.is_set() and (batches is None or sent_batches < batches):
             await sender.send_batch(builder.batch(rate))

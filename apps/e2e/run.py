@@ -1,0 +1,159 @@
+"""One end-to-end run on the deployed stack: traffic through the API with a fresh seed and
+a ledger of what it accepted, then the DAG, the stream and the analysis waited for, then
+the reconciliation printed as one table. `chaos` injects faults (faults.py) meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.table import Table
+
+from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
+from apps.e2e import found, waits
+from apps.e2e.faults import Faults, Timeline
+from apps.e2e.ledger import Ledger
+from apps.e2e.reconcile import Row, reconcile
+from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS, status_line
+from apps.generator.sender import Stats, run_batches
+from apps.generator.traffic import TrafficBuilder
+from apps.settings import Settings
+
+DAG_TIMEOUT_S = 1200.0
+STREAM_TIMEOUT_S = 600.0
+PROGRESS_EVERY_S = 10.0
+
+
+class Steps:
+    """One line per step with its duration; a spinner meanwhile on a terminal."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.began = time.monotonic()
+
+    def say(self, text: str) -> None:
+        self.console.print(f"[{time.strftime('%H:%M:%S')}] {text}", highlight=False,
+                           soft_wrap=True)
+
+    @contextmanager
+    def step(self, what: str):
+        started = time.monotonic()
+        self.say(f"{what} ...")
+        if self.console.is_terminal:
+            with self.console.status(what):
+                yield
+        else:
+            yield
+        self.say(f"{what}: done in {time.monotonic() - started:.1f} s")
+
+
+async def _traffic(builder: TrafficBuilder, rate: int, seconds: float, api_url: str,
+                   stats: Stats, ledger: Ledger, say) -> None:
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY_S)
+            say(status_line(stats))
+
+    ticker = asyncio.create_task(progress())
+    try:
+        await run_batches(builder, rate, api_url, stats, asyncio.Event(), seconds, ledger.record)
+    finally:
+        ticker.cancel()
+
+
+def send_traffic(settings: Settings, seconds: float, rate: int, ledger: Ledger,
+                 steps: Steps) -> Stats:
+    seed = random.SystemRandom().randrange(2**32)
+    steps.say(f"traffic: seed {seed}, {rate} purchases/s for {seconds:.0f} s -> {settings.api_url}")
+    builder = TrafficBuilder(seed, DEFAULT_USERS, DEFAULT_PRODUCTS)
+    stats = Stats()
+    asyncio.run(_traffic(builder, rate, seconds, settings.api_url, stats, ledger, steps.say))
+    steps.say(status_line(stats))
+    return stats
+
+
+@contextmanager
+def faults_during(settings: Settings, seconds: float, steps: Steps, timeline: Timeline):
+    """Run the fault script beside the caller's traffic; always undo it (Ctrl-C too)."""
+    faults = Faults(settings, seconds, timeline)
+    thread = threading.Thread(target=faults.script, name="faults", daemon=True)
+    thread.start()
+    try:
+        yield faults
+        thread.join()  # the last fault may outlast the traffic
+    finally:
+        faults.cancel.set()
+        try:
+            thread.join(timeout=300)
+        finally:
+            faults.undo()
+            steps.say("every fault undone: each service touched is running and healthy")
+    if faults.error:
+        raise faults.error
+
+
+def table(rows: list[Row], title: str) -> Table:
+    out = Table(title=title, title_justify="left")
+    for column in ("check", "expected", "found", ""):
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(row.check, str(row.expected), str(row.found),
+                    "[green]ok[/]" if row.ok else "[red]MISMATCH[/]")
+    return out
+
+
+def timeline_table(timeline: Timeline) -> Table:
+    out = Table(title="What was done when (seconds since the traffic began)",
+                title_justify="left")
+    out.add_column("t+ s", justify="right")
+    out.add_column("event")
+    for at, what in timeline.events:
+        out.add_row(f"{at:.1f}", what)
+    return out
+
+
+def prove(settings: Settings, seconds: float, rate: int, console: Console,
+          chaos: bool = False) -> bool:
+    """Run it all; print the table (and for chaos the timeline). True if every row is ok."""
+    from apps.analysis.run import analyze
+
+    steps = Steps(console)
+    ledger = Ledger()
+    with steps.step("noting Kafka's end offsets"):
+        start = found.end_offsets(settings)
+    timeline = Timeline(say=steps.say)
+    with steps.step("sending traffic through the API" + (" while faults are injected"
+                                                         if chaos else "")):
+        if chaos:
+            with faults_during(settings, seconds, steps, timeline):
+                send_traffic(settings, seconds, rate, ledger, steps)
+        else:
+            send_traffic(settings, seconds, rate, ledger, steps)
+        end = found.end_offsets(settings)
+    with steps.step(f"DAG: runs until {USER_EVENTS_TOPIC} is committed past {end[USER_EVENTS_TOPIC]}"):
+        runs = waits.wait_for_dag(settings, end[USER_EVENTS_TOPIC], DAG_TIMEOUT_S, steps.say)
+        steps.say(f"DAG runs: {', '.join(f'{r} {s}' for r, s in runs) or 'none needed'}")
+    with steps.step(f"stream: batches past {PURCHASES_TOPIC} {end[PURCHASES_TOPIC]}"):
+        waits.wait_for_stream(end[PURCHASES_TOPIC], STREAM_TIMEOUT_S)
+    with steps.step("analysis: both notebooks (invoke analyze)"):
+        analysis = analyze()
+        steps.say(f"report: {analysis.report}")
+    with steps.step("reconciling Kafka, MongoDB, the lake and PostgreSQL with the ledger"):
+        rows = reconcile(ledger, found.collect(settings, ledger, start, end, analysis))
+    if chaos:
+        console.print(timeline_table(timeline))
+    title = (f"{'chaos' if chaos else 'e2e'}: {len(ledger.users):,} users, "
+             f"{len(ledger.events):,} events, {len(ledger.purchases):,} purchases sent; "
+             f"Kafka {USER_EVENTS_TOPIC} {start[USER_EVENTS_TOPIC]} -> {end[USER_EVENTS_TOPIC]}, "
+             f"{PURCHASES_TOPIC} {start[PURCHASES_TOPIC]} -> {end[PURCHASES_TOPIC]}")
+    console.print(table(rows, title))
+    for row in rows:
+        for difference in row.differences:
+            console.print(f"[red]{row.check}[/]: {difference}", soft_wrap=True, highlight=False)
+    ok = all(row.ok for row in rows)
+    console.print("[green]every row holds[/]" if ok else "[red]MISMATCH: see the rows above[/]")
+    return ok
