@@ -4,7 +4,8 @@ The producer is librdkafka (confluent-kafka): `produce()` hands a record to C co
 few microseconds, where kafka-python spends most of the API's CPU per record in Python.
 Its delivery reports are served on the event loop by non-blocking polls (a timer while
 requests wait), so an acknowledgement resolves its request without a thread hand-off;
-the event loop never waits on the producer.
+the event loop never waits on the producer. The same timer expires requests whose reports
+are overdue: a request costs no timer of its own.
 
 The producer is created lazily and re-created after a failure, so the API starts while
 Kafka is down and recovers by itself when it returns. A record's delivery timeout is the
@@ -22,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -114,12 +116,17 @@ class _Acks:
 class _PolledProducer:
     """A librdkafka producer whose reports are served on the event loop: while requests
     wait, a timer polls it every POLL_INTERVAL_S without blocking, so an acknowledgement
-    resolves its request with no thread hand-off; the keeper polls it when idle."""
+    resolves its request with no thread hand-off; the keeper polls it when idle. The timer
+    also fails a request whose reports are not all in `wait_s` after it began."""
 
     def __init__(self, config: dict, loop: asyncio.AbstractEventLoop, loop_thread: int,
-                 factory: Callable[[dict], Producer]):
+                 factory: Callable[[dict], Producer], wait_s: float):
         self.loop = loop
         self._loop_thread = loop_thread
+        self._wait_s = wait_s
+        # (deadline, acks) in the order requests began: with one wait for all, that is
+        # also the order of their deadlines, so the overdue ones are always at the front.
+        self._deadlines: deque[tuple[float, _Acks]] = deque()
         self.brokers_up = True  # created only after a metadata answer (see connect)
         self.fatal: str | None = None
         self._last_error = ""
@@ -136,7 +143,9 @@ class _PolledProducer:
         if not self._ticking:
             self._ticking = True
             self.loop.call_later(POLL_INTERVAL_S, self._tick)
-        return _Acks(self.loop.create_future(), expected, self._complete)
+        acks = _Acks(self.loop.create_future(), expected, self._complete)
+        self._deadlines.append((self.loop.time() + self._wait_s, acks))
+        return acks
 
     def _complete(self, acks: _Acks) -> None:
         self._waiting -= 1
@@ -147,10 +156,22 @@ class _PolledProducer:
 
     def _tick(self) -> None:
         self.poll()
+        self._expire(self.loop.time())
         if self._waiting and not self._closed:
             self.loop.call_later(POLL_INTERVAL_S, self._tick)
         else:
             self._ticking = False
+
+    def _expire(self, now: float) -> None:
+        """Forget answered requests at the front; fail those past their deadline."""
+        deadlines = self._deadlines
+        while deadlines:
+            deadline, acks = deadlines[0]
+            if not acks.future.done():
+                if deadline > now:
+                    return
+                acks.expire()
+            deadlines.popleft()
 
     def poll(self) -> None:
         """Serve what is ready (reports, stats, errors); never waits."""
@@ -185,6 +206,7 @@ class _PolledProducer:
     async def _abort(self) -> None:
         await asyncio.to_thread(self.purge)
         self.poll()  # the purged records' reports: their requests answer 503 now
+        self._expire(float("inf"))  # any request still waiting: nothing more will come
         self._closed = True
         threading.Thread(target=self.producer.close, name="kafka-close", daemon=True).start()
 
@@ -245,17 +267,12 @@ class KafkaPublisher:
             acks.future.cancel()  # its purged records' reports have no one to tell
             await self._retire(producer, exc)
             raise KafkaUnavailable(f"Kafka refused the records: {exc}") from exc
-        # librdkafka reports every record within the delivery timeout; the deadline is for
-        # a producer that stopped reporting.
-        deadline = producer.loop.call_later(self._ack_timeout_s + ACK_GRACE_S, acks.expire)
         try:
             await acks.future
         except (TimeoutError, DeliveryFailed) as exc:
             await self._retire(producer, exc)
             why = str(exc) or f"no acknowledgement within {self._ack_timeout_s:g}s"
             raise KafkaUnavailable(f"Kafka did not acknowledge: {why}") from exc
-        finally:
-            deadline.cancel()
         metrics.child(metrics.KAFKA_ACK_SECONDS, messages[0].topic).observe(
             time.perf_counter() - started)
 
@@ -288,7 +305,10 @@ class KafkaPublisher:
 
     def _create_producer(self, loop: asyncio.AbstractEventLoop,
                          loop_thread: int) -> _PolledProducer:
-        producer = _PolledProducer(self._config, loop, loop_thread, self._factory)
+        # librdkafka reports every record within the delivery timeout; the wait beyond it
+        # is for a producer that stopped reporting.
+        producer = _PolledProducer(self._config, loop, loop_thread, self._factory,
+                                   self._ack_timeout_s + ACK_GRACE_S)
         try:
             # Fetch metadata now: a request never waits for a bootstrap that cannot succeed.
             timeout_s = min(self._ack_timeout_s, 5.0)

@@ -282,3 +282,23 @@ def test_purging_and_closing_a_failed_producer_never_block_the_event_loop():
         assert longest_gap < 0.5, f"the event loop stood still for {longest_gap:.2f}s"
 
     asyncio.run(scenario())
+
+
+def test_requests_left_without_a_report_by_a_retired_producer_are_answered_at_once():
+    class SilentPurge(ScriptedProducer):  # purged records whose reports never come
+        def purge(self, in_queue: bool, in_flight: bool, blocking: bool) -> None:
+            self.events.append("purge")
+            self.pending.clear()
+
+    async def scenario():
+        producer = SilentPurge()
+        publisher, _ = publisher_of(producer, ack_timeout_s=30)
+        failing = await started_publish(publisher, producer, MESSAGES[:1])
+        waiting = await started_publish(publisher, producer, MESSAGES[1:])
+        producer.fail(0, KafkaError._MSG_TIMED_OUT)
+        for task in (failing, waiting):  # long before the 30 s deadline
+            with pytest.raises(KafkaUnavailable):
+                await asyncio.wait_for(task, 2)
+        assert producer.events[0] == "purge"
+
+    asyncio.run(scenario())
