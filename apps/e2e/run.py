@@ -146,11 +146,12 @@ def prove(settings: Settings, seconds: float, rate: int, console: Console,
         rows = reconcile(ledger, found.collect(settings, ledger, start, end, analysis))
     if chaos:
         console.print(timeline_table(timeline))
-    title = (f"{'chaos' if chaos else 'e2e'}: {len(ledger.users):,} users, "
-             f"{len(ledger.events):,} events, {len(ledger.purchases):,} purchases sent; "
-             f"Kafka {USER_EVENTS_TOPIC} {start[USER_EVENTS_TOPIC]} -> {end[USER_EVENTS_TOPIC]}, "
-             f"{PURCHASES_TOPIC} {start[PURCHASES_TOPIC]} -> {end[PURCHASES_TOPIC]}")
-    console.print(table(rows, title))
+    for topic in (USER_EVENTS_TOPIC, PURCHASES_TOPIC):
+        steps.say(f"the run's range of {topic} (partition: offsets): " + ", ".join(
+            f"{p}: {start[topic].get(p, 0)}-{e}" for p, e in sorted(end[topic].items())))
+    console.print(table(rows, f"{'chaos' if chaos else 'e2e'}: {len(ledger.users):,} users, "
+                              f"{len(ledger.events):,} events, {len(ledger.purchases):,} "
+                              f"purchases sent"))
     for row in rows:
         for difference in row.differences:
             console.print(f"[red]{row.check}[/]: {difference}", soft_wrap=True, highlight=False)
