@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -86,12 +87,16 @@ def faults_during(settings: Settings, seconds: float, steps: Steps, timeline: Ti
         yield faults
         thread.join()  # the last fault may outlast the traffic
     finally:
-        faults.cancel.set()
+        # A Ctrl-C reaches both `uv run` and this process, and uv passes it on again: a
+        # second KeyboardInterrupt must not cut the undoing short and leave a server down.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
+            faults.cancel.set()
             thread.join(timeout=300)
-        finally:
             faults.undo()
             steps.say("every fault undone: each service touched is running and healthy")
+        finally:
+            signal.signal(signal.SIGINT, previous)
     if faults.error:
         raise faults.error
 
