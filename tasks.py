@@ -1,6 +1,6 @@
 """shopstream's tasks. Each one parses its arguments, then calls into apps/.
 
-    invoke up | down | status | logs NAME | doctor | test | generate | bench
+    invoke up | down | status | logs NAME | doctor | test | generate | bench NAME|all | fuzz
     invoke analyze | sql NAME | lab | e2e | chaos
 """
 
@@ -203,17 +203,44 @@ def chaos(c, seconds=240, rate=5):
     _prove(seconds, rate, chaos=True)
 
 
-@task(help={"what": "which benchmark: ingest, or all"})
-def bench(c, what):
+@task(help={"what": "ingest, dag, stream, analyze or soak; all: the suite and its report",
+            "minutes": "soak only: how long to hold the load (default 10)"})
+def bench(c, what, minutes=10.0):
     """Measure a part of shopstream side by side with a reference, in one run:
-    `invoke bench ingest`, or `invoke bench all`."""
-    import importlib
+    `invoke bench ingest`; `invoke bench all` runs ingest, dag, stream and analyze and writes
+    one JSON and one Markdown report under reports/; `invoke bench soak --minutes 10`.
+    (Invoke has no optional positional arguments, so the suite is named: `all`.)"""
+    from apps.bench import suite
 
-    benchmarks = {"ingest": "apps.bench.ingest", "analyze": "apps.bench.analyze",
-                  "stream": "apps.bench.stream", "dag": "apps.bench.dag"}
-    chosen = list(benchmarks) if what == "all" else [what]
-    unknown = [name for name in chosen if name not in benchmarks]
-    if unknown:
-        raise Exit(f"unknown benchmark {unknown[0]!r}; known: {', '.join(benchmarks)}", code=2)
-    for name in chosen:
-        importlib.import_module(benchmarks[name]).run(console=console)
+    if what == "all":
+        as_json, as_md, errors = suite.run_suite(console)
+        console.print(f"report: {as_md} and {as_json}")
+        if errors:
+            raise Exit(f"benchmarks that failed: {', '.join(errors)}", code=1)
+        return
+    if what not in suite.KNOWN:
+        raise Exit(f"unknown benchmark {what!r}; known: {', '.join(suite.KNOWN)}", code=2)
+    with explained():
+        suite.run_one(what, console, **({"minutes": float(minutes)} if what == "soak" else {}))
+
+
+@task(help={"cases": "about how many cases (default 2000)", "seed": "default: a fresh one"})
+def fuzz(c, cases=2000, seed=None):
+    """schemathesis against the API's own OpenAPI document, on an API and topics of its own;
+    then every record that reached the topics checked against the contract (exit 1 if not)."""
+    import random
+    import tempfile
+    from pathlib import Path
+
+    from apps.fuzz.campaign import fuzz as campaign
+    from apps.settings import get_settings
+
+    seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
+    log_dir = Path(tempfile.mkdtemp(prefix="shopstream-fuzz-"))
+    with explained():
+        summary = campaign(get_settings(), int(cases), seed, log_dir)
+    for line in summary.lines():
+        console.print(line, markup=False, highlight=False)
+    console.print(f"API log: {summary.api_log}")
+    if not summary.ok:
+        raise Exit(code=1)

@@ -36,6 +36,7 @@ from rich.table import Table
 from apps.api.local_server import running_api
 from apps.bench import raw_producers
 from apps.bench.load import LoadResult, http_request, load
+from apps.bench.report import Figure
 from apps.contract.models import (
     PURCHASED_ITEMS,
     TOPIC_PARTITIONS,
@@ -182,8 +183,8 @@ def ratios(rows: list[Row]) -> dict[str, float]:
 
 def run(events: int = 5000, purchase_requests: int = 40, per_request: int = 500,
         connections: int = 32, purchase_connections: int = 4, max_seconds: float = 30.0,
-        seed: int = 1, console: Console | None = None) -> dict[str, float]:
-    """Run (a) to (e), print the table and the ratios, return the ratios."""
+        seed: int = 1, console: Console | None = None) -> list[Figure]:
+    """Run (a) to (e), print the table and the ratios, return the figures."""
     console = console or Console()
     settings = get_settings()
     # Each scenario first warms up (connections, producer, code paths) on records of its own.
@@ -201,7 +202,24 @@ def run(events: int = 5000, purchase_requests: int = 40, per_request: int = 500,
     console.print(f"{connections} connections for (a) and (b), {purchase_connections} for (c) "
                   f"to (e); load average {' '.join(f'{x:.1f}' for x in psutil.getloadavg())}; "
                   f"API log: {log}")
-    return found
+    return figures(rows)
+
+
+def figures(rows: list[Row]) -> list[Figure]:
+    """The goals' throughput ratios, then latency and CPU against the same references."""
+    a, b, c, d, e = rows
+    out = [Figure("ingest", f"{b.name} records/s", b.records_per_s, "records/s",
+                  f"{a.name} records/s", a.records_per_s, ">= 0.6"),
+           Figure("ingest", f"{c.name} records/s", c.records_per_s, "records/s",
+                  f"{d.name} records/s", d.records_per_s, ">= 0.8"),
+           Figure("ingest", f"{c.name} records/s", c.records_per_s, "records/s",
+                  f"{e.name} records/s", e.records_per_s)]
+    for x, y in ((b, a), (c, d)):
+        out += [Figure("ingest", f"{x.name} p99", x.latency_ms(0.99), "ms",
+                       f"{y.name} p99 ms", y.latency_ms(0.99)),
+                Figure("ingest", f"{x.name} CPU/request", x.cpu_us_per_request, "µs",
+                       f"{y.name} CPU µs/request", y.cpu_us_per_request)]
+    return out
 
 
 def _run_all(settings: Settings, log: Path, environment: dict[str, str], event_pool, arrays,
