@@ -75,10 +75,11 @@ class Probe(Background):
             while not self._stop.wait(PROBE_EVERY_S):
                 batch = self._builder.batch(1)
                 started = time.monotonic()
-                if turn % 2:
-                    ok = post_purchases(client, batch.purchases)
+                if turn % 2:  # an OrderId of its own: the generator's could be the same
+                    purchase = batch.purchases[0].model_copy(update={"OrderId": f"probe-{turn}"})
+                    ok = post_purchases(client, [purchase])
                     if ok:
-                        self.purchases_accepted[batch.purchases[0].OrderId] = time.time()
+                        self.purchases_accepted[purchase.OrderId] = time.time()
                 else:
                     ok = client.put("/SendEvent", content=kafka_value(batch.events[0]),
                                     headers=JSON).status_code == 202
