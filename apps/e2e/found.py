@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pydantic import ValidationError
 
 from apps.analysis import reference
 from apps.analysis.lake import bucket_and_key
+from apps.analysis.notebook import parse_as_of
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC, Purchase, UserEvent
 from apps.e2e.ledger import Ledger, event_key
 from apps.e2e.reconcile import Comparison, Found, Located, top_repeat
@@ -96,7 +98,7 @@ def lake_found(settings: Settings, users: set[str], start: Offsets, end: Offsets
     raw = read_lake(settings, f"{RAW}/")
     rows: list[Located] = []
     if raw is not None:
-        ours = raw.filter(pc.is_in(raw["UserId"], value_set=_strings(users)))
+        ours = raw.filter(pc.is_in(raw["UserId"], value_set=pa.array(sorted(users), pa.string())))
         rows = [(at(PURCHASES_TOPIC, r["kafka_partition"], r["kafka_offset"]), r["OrderId"])
                 for r in ours.select(["kafka_partition", "kafka_offset", "OrderId"]).to_pylist()]
     quarantine = read_lake(settings, f"{QUARANTINE}/")
@@ -107,12 +109,6 @@ def lake_found(settings: Settings, users: set[str], start: Offsets, end: Offsets
     return rows, quarantined
 
 
-def _strings(values: set[str]):
-    import pyarrow as pa
-
-    return pa.array(sorted(values), pa.string())
-
-
 def analysis_found(settings: Settings, analysis, users: set[str]):
     """(the run's OrderIds in the files the analysis read, the comparisons of its
     PostgreSQL tables with DuckDB over exactly those files)."""
@@ -121,8 +117,6 @@ def analysis_found(settings: Settings, analysis, users: set[str]):
                          filesystem=lake_filesystem(settings), format="parquet", schema=RAW_ARROW)
     orders = set(dataset.to_table(columns=["OrderId"], filter=ds.field("UserId").isin(
         sorted(users)))["OrderId"].to_pylist())
-    from apps.analysis.notebook import parse_as_of
-
     expected = reference.analyse(dataset, parse_as_of(analysis.summary["as_of"]))
     repeat = expected["repeat_purchases"].to_pylist()
     return orders, [

@@ -59,8 +59,3 @@ class Ledger:
 
     def accepted(self, book: dict) -> set:
         return {key for key, sent in book.items() if sent.accepted}
-
-    @property
-    def retried_requests(self) -> int:
-        return sum(s.attempts - 1 for s in self.events.values()) + \
-            sum(s.attempts - 1 for s in self.purchases.values())

@@ -139,7 +139,8 @@ def prove(settings: Settings, seconds: float, rate: int, console: Console,
         else:
             send_traffic(settings, seconds, rate, ledger, steps)
         end = found.end_offsets(settings)
-    with steps.step(f"DAG: runs until {USER_EVENTS_TOPIC} is committed past {end[USER_EVENTS_TOPIC]}"):
+    with steps.step(f"DAG: runs until {USER_EVENTS_TOPIC} is committed past "
+                    f"{end[USER_EVENTS_TOPIC]}"):
         runs = waits.wait_for_dag(settings, end[USER_EVENTS_TOPIC], DAG_TIMEOUT_S, steps.say)
         steps.say(f"DAG runs: {', '.join(f'{r} {s}' for r, s in runs) or 'none needed'}")
     with steps.step(f"stream: batches past {PURCHASES_TOPIC} {end[PURCHASES_TOPIC]}"):
