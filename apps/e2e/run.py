@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from rich.console import Console
 from rich.table import Table
@@ -121,6 +122,22 @@ def timeline_table(timeline: Timeline) -> Table:
     return out
 
 
+def runs_table(runs: list[dict], began: datetime) -> Table:
+    out = Table(title="DAG runs since the traffic began", title_justify="left")
+    out.add_column("run", overflow="fold")
+    for column in ("started t+ s", "ended t+ s", "state", "events landed"):
+        out.add_column(column)
+
+    def since(moment: str | None) -> str:
+        return "-" if moment is None else \
+            f"{(datetime.fromisoformat(moment) - began).total_seconds():.1f}"
+
+    for run in runs:
+        out.add_row(run["dag_run_id"], since(run["start_date"]), since(run["end_date"]),
+                    run["state"], "-" if run["landed"] is None else str(run["landed"]))
+    return out
+
+
 def prove(settings: Settings, seconds: float, rate: int, console: Console,
           chaos: bool = False) -> bool:
     """Run it all; print the table (and for chaos the timeline). True if every row is ok."""
@@ -131,6 +148,7 @@ def prove(settings: Settings, seconds: float, rate: int, console: Console,
     with steps.step("noting Kafka's end offsets"):
         start = found.end_offsets(settings)
     timeline = Timeline(say=steps.say)
+    began = datetime.now(UTC)
     with steps.step("sending traffic through the API" + (" while faults are injected"
                                                          if chaos else "")):
         if chaos:
@@ -152,6 +170,7 @@ def prove(settings: Settings, seconds: float, rate: int, console: Console,
         rows = reconcile(ledger, found.collect(settings, ledger, start, end, analysis))
     if chaos:
         console.print(timeline_table(timeline))
+    console.print(runs_table(waits.runs_since(settings, began), began))
     for topic in (USER_EVENTS_TOPIC, PURCHASES_TOPIC):
         steps.say(f"the run's range of {topic} (partition: offsets): " + ", ".join(
             f"{p}: {start[topic].get(p, 0)}-{e}" for p, e in sorted(end[topic].items())))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
 from apps.purchase_stream.config import PROGRESS_FILE
 from apps.settings import Settings
 from apps.user_events import kafka_io
-from apps.user_events.airflow_api import AirflowApi
+from apps.user_events.airflow_api import DAG_ID, AirflowApi
 from apps.user_events.pipeline import GROUP_ID
 
 POLL_S = 5.0
@@ -51,6 +52,18 @@ def wait_for_dag(settings: Settings, target: dict[int, int], timeout_s: float, s
         if current:
             runs.append((current, api.run(current)["state"]))
     return runs
+
+
+def runs_since(settings: Settings, moment: datetime, limit: int = 50) -> list[dict]:
+    """The DAG's runs that started at or after `moment` (or have not started yet), oldest
+    first, each with `landed`: the events its `land` task inserted (None if it has none)."""
+    with AirflowApi(settings) as api:
+        runs = api.get(f"/dags/{DAG_ID}/dagRuns", order_by="-run_after", limit=limit)["dag_runs"]
+        began = [r for r in runs
+                 if r["start_date"] is None or datetime.fromisoformat(r["start_date"]) >= moment]
+        for run in began:
+            run["landed"] = (api.task_result(run["dag_run_id"], "land") or {}).get("inserted")
+    return sorted(began, key=lambda r: r["start_date"] or "~")
 
 
 def stream_position() -> dict[int, int]:
