@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from rich.console import Console
 from rich.table import Table
 
+from apps.analysis.run import analyze
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
 from apps.e2e import found, waits
 from apps.e2e.faults import Faults, Timeline
@@ -35,7 +36,6 @@ class Steps:
 
     def __init__(self, console: Console):
         self.console = console
-        self.began = time.monotonic()
 
     def say(self, text: str) -> None:
         self.console.print(f"[{time.strftime('%H:%M:%S')}] {text}", highlight=False,
@@ -141,8 +141,6 @@ def runs_table(runs: list[dict], began: datetime) -> Table:
 def prove(settings: Settings, seconds: float, rate: int, console: Console,
           chaos: bool = False) -> bool:
     """Run it all; print the table (and for chaos the timeline). True if every row is ok."""
-    from apps.analysis.run import analyze
-
     steps = Steps(console)
     ledger = Ledger()
     with steps.step("noting Kafka's end offsets"):
