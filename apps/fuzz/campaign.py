@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,7 +139,9 @@ def fuzz(settings: Settings, cases: int, seed: int, log_dir: Path | None = None,
         with running_api(settings, summary.api_log, app=app, environment=environment) as api:
             api.wait_for_health(200)
             schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
-            _exercise(schema, api.url, cases, summary, environment)
+            with warnings.catch_warnings():  # schemathesis' own strategies use `random`
+                warnings.simplefilter("ignore", hypothesis.errors.HypothesisDeprecationWarning)
+                _exercise(schema, api.url, cases, summary, environment)
         for variable, topic in environment.items():
             messages = read_topic(settings, topic)
             summary.in_kafka[topic] = len(messages)
