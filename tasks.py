@@ -221,7 +221,11 @@ def bench(c, what, minutes=10.0):
     if what not in suite.KNOWN:
         raise Exit(f"unknown benchmark {what!r}; known: {', '.join(suite.KNOWN)}", code=2)
     with explained():
-        suite.run_one(what, console, **({"minutes": float(minutes)} if what == "soak" else {}))
+        if what in suite.SEPARATE:
+            as_json, as_md = suite.run_separate(what, console, minutes=float(minutes))
+            console.print(f"report: {as_md} and {as_json}")
+        else:
+            suite.run_one(what, console)
 
 
 @task(help={"cases": "about how many cases (default 2000)", "seed": "default: a fresh one"})

@@ -120,10 +120,10 @@ def markdown(figures: list[Figure], start: dict, end: dict, errors: dict[str, st
 
 
 def write(figures: list[Figure], start: dict, end: dict, errors: dict[str, str],
-          folder: Path = REPORTS) -> tuple[Path, Path]:
-    """reports/bench-<time>.json and .md; returns their paths."""
+          folder: Path = REPORTS, name: str = "bench") -> tuple[Path, Path]:
+    """reports/<name>-<time>.json and .md; returns their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"bench-{start['at'].replace(':', '').replace('+0000', 'Z')}"
+    stem = folder / f"{name}-{start['at'].replace(':', '').replace('+0000', 'Z')}"
     as_json = stem.with_suffix(".json")
     as_json.write_text(json.dumps({"machine": {"start": start, "end": end},
                                    "figures": [f.as_dict() for f in figures],

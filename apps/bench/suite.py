@@ -26,6 +26,13 @@ def run_one(name: str, console: Console, **options) -> list[Figure]:
     return figures
 
 
+def run_separate(name: str, console: Console, **options) -> tuple[Path, Path]:
+    """A benchmark outside the suite (soak), with a report of its own under reports/."""
+    start = report.machine()
+    figures = run_one(name, console, **options)
+    return report.write(figures, start, report.machine(), {}, name=name)
+
+
 def run_suite(console: Console) -> tuple[Path, Path, dict[str, str]]:
     """Every benchmark of the suite in turn; one that fails is noted and the rest still run.
     Returns the report's paths and the failures."""

@@ -45,6 +45,11 @@ def test_the_report_holds_every_figure_its_ratio_and_the_machine(tmp_path):
     assert "at the start [1.0, 2.0, 3.0], at the end [4.0, 5.0, 6.0]" in as_md.read_text()
 
 
+def test_a_report_of_another_name(tmp_path):
+    as_json, as_md = write([], MACHINE, MACHINE, {}, tmp_path, name="soak")
+    assert (as_json.name, as_md.name) == ("soak-2026-11-29T010000Z.json", "soak-2026-11-29T010000Z.md")
+
+
 def test_markdown_escapes_a_pipe_in_a_name():
     text = markdown([Figure("x", "a|b", 1.0, "s")], MACHINE, MACHINE, {})
     assert "a\\|b" in text
