@@ -125,15 +125,17 @@ def test(c, unit=False, k=""):
     "seed": "the same seed sends the same records",
     "users": "size of the user base",
     "products": "size of the product catalogue",
+    "sessions": "sessions in flight at once (default 16); raise it for high rates",
 })
-def generate(c, rate=5, duration=0.0, seed=None, users=None, products=None):
+def generate(c, rate=5, duration=0.0, seed=None, users=None, products=None, sessions=None):
     """Send realistic Faker traffic to the API every second, with a live counter."""
     from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS, run
+    from apps.generator.sender import SESSIONS_IN_FLIGHT
 
     try:
         summary = run(int(rate), float(duration) or None, None if seed is None else int(seed),
                       int(users or DEFAULT_USERS), int(products or DEFAULT_PRODUCTS),
-                      console=console)
+                      console=console, sessions=int(sessions or SESSIONS_IN_FLIGHT))
     except ValueError as exc:
         raise Exit(f"invoke generate: {exc}", code=2) from None
     if summary.failed:

@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS, run
+from apps.generator.sender import SESSIONS_IN_FLIGHT
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,8 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=DEFAULT_USERS)
     parser.add_argument("--products", type=int, default=DEFAULT_PRODUCTS)
     parser.add_argument("--api-url", default=None, help="default: API_URL from .env")
+    parser.add_argument("--sessions", type=int, default=SESSIONS_IN_FLIGHT,
+                        help="sessions in flight at once")
     args = parser.parse_args(argv)
-    summary = run(args.rate, args.duration, args.seed, args.users, args.products, args.api_url)
+    summary = run(args.rate, args.duration, args.seed, args.users, args.products, args.api_url,
+                  sessions=args.sessions)
     return 1 if summary.failed else 0
 
 

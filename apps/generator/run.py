@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from rich.console import Console
 from rich.live import Live
 
-from apps.generator.sender import Stats, run_batches
+from apps.generator.sender import SESSIONS_IN_FLIGHT, Stats, run_batches
 from apps.generator.traffic import TrafficBuilder
 from apps.settings import get_settings
 
@@ -52,14 +52,14 @@ async def _progress(stats: Stats, console: Console) -> None:
 
 
 async def _run(builder: TrafficBuilder, rate: int, duration: float | None, api_url: str,
-               stats: Stats, console: Console) -> None:
+               stats: Stats, console: Console, sessions: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # a supervisor stops us with SIGTERM
         loop.add_signal_handler(sig, stop.set)
     progress = asyncio.create_task(_progress(stats, console))
     try:
-        await run_batches(builder, rate, api_url, stats, stop, duration)
+        await run_batches(builder, rate, api_url, stats, stop, duration, sessions=sessions)
     finally:
         progress.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -68,20 +68,22 @@ async def _run(builder: TrafficBuilder, rate: int, duration: float | None, api_u
 
 def run(rate: int, duration: float | None = None, seed: int | None = None,
         users: int = DEFAULT_USERS, products: int = DEFAULT_PRODUCTS,
-        api_url: str | None = None, console: Console | None = None) -> Summary:
+        api_url: str | None = None, console: Console | None = None,
+        sessions: int = SESSIONS_IN_FLIGHT) -> Summary:
     """Send `rate` purchases per second (with their sessions' events) for `duration`
-    seconds, or until SIGINT/SIGTERM when it is None."""
-    if rate < 1 or users < 1 or products < 1:
-        raise ValueError("rate, users and products must be at least 1")
+    seconds, or until SIGINT/SIGTERM when it is None, `sessions` sessions at a time."""
+    if min(rate, users, products, sessions) < 1:
+        raise ValueError("rate, users, products and sessions must be at least 1")
     console = console or Console()
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     api_url = api_url or get_settings().api_url
     console.print(f"generator: seed {seed}, {rate} purchases/s, {users} users, "
-                  f"{products} products -> {api_url}", soft_wrap=True)
+                  f"{products} products, {sessions} sessions at a time -> {api_url}",
+                  soft_wrap=True)
     builder = TrafficBuilder(seed, users, products)
     stats = Stats()
     started = time.monotonic()
-    asyncio.run(_run(builder, rate, duration, api_url, stats, console))
+    asyncio.run(_run(builder, rate, duration, api_url, stats, console, sessions))
     summary = Summary(seed=seed, seconds=round(time.monotonic() - started, 1), **asdict(stats))
     console.print(f"generator done in {summary.seconds}s: {status_line(stats)}", soft_wrap=True)
     return summary

@@ -28,7 +28,7 @@ RETRYABLE_STATUS = {502, 503, 504}
 FIRST_BACKOFF_S = 0.2
 MAX_BACKOFF_S = 5.0
 RETRY_GRACE_S = 30.0  # a bounded run keeps retrying this long after its last batch
-SESSIONS_IN_FLIGHT = 16  # sessions sent concurrently; a session's events stay in order
+SESSIONS_IN_FLIGHT = 16  # default sessions sent concurrently; a session's events stay in order
 JSON = {"content-type": "application/json"}
 # Told each request's end: (path, body, attempts made, accepted). A client that must account
 # for every record (the end-to-end reconciliation) keeps its own ledger from it.
@@ -52,14 +52,15 @@ class Stopped(Exception):
 
 class Sender:
     def __init__(self, client: httpx.AsyncClient, stats: Stats, stop: asyncio.Event,
-                 on_outcome: Outcome | None = None):
+                 on_outcome: Outcome | None = None, sessions: int = SESSIONS_IN_FLIGHT):
         self.client = client
+        self.sessions = sessions
         self.stats = stats
         self.stop = stop
         self.on_outcome = on_outcome or (lambda *_: None)
 
     async def send_batch(self, batch: Batch) -> None:
-        gate = asyncio.Semaphore(SESSIONS_IN_FLIGHT)
+        gate = asyncio.Semaphore(self.sessions)
 
         async def session(events: list[UserEvent]) -> None:
             async with gate:
@@ -120,8 +121,11 @@ class Sender:
 
 
 async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyncio.Event,
-                      duration: float | None, on_outcome: Outcome | None = None) -> None:
-    """A fresh batch of `rate` purchases (and their sessions) at each whole second.
+                      duration: float | None, on_outcome: Outcome | None = None,
+                      sessions: int = SESSIONS_IN_FLIGHT) -> None:
+    """A fresh batch of `rate` purchases (and their sessions) at each whole second, with up
+    to `sessions` sessions in flight (a client's request waits for Kafka's ack, so a high
+    rate needs more of them).
 
     With a duration, that is one batch per started second; retries of the last batches
     get RETRY_GRACE_S more before what is still unsent is counted as failed.
@@ -130,9 +134,9 @@ async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyn
     give_up = None
     if duration is not None:
         give_up = asyncio.get_running_loop().call_later(duration + RETRY_GRACE_S, stop.set)
-    limits = httpx.Limits(max_connections=SESSIONS_IN_FLIGHT + 2)
+    limits = httpx.Limits(max_connections=sessions + 2)
     async with httpx.AsyncClient(base_url=api_url, timeout=30.0, limits=limits) as client:
-        sender = Sender(client, stats, stop, on_outcome)
+        sender = Sender(client, stats, stop, on_outcome, sessions)
         next_tick, sent_batches = time.monotonic(), 0
         while not stop.is_set() and (batches is None or sent_batches < batches):
             await sender.send_batch(builder.batch(rate))

@@ -3,13 +3,16 @@ for the analyses to find best sellers and repeat buyers."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+import httpx
 import pytest
 
 from apps.contract.models import EventName, Purchase, UserEvent, kafka_value
+from apps.generator.sender import Sender, Stats
 from apps.generator.traffic import TrafficBuilder
 
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -109,3 +112,32 @@ def test_payment_types_have_unequal_shares(ten_thousand_purchases):
 
 def test_order_ids_are_unique(ten_thousand_purchases):
     assert len({p.OrderId for p in ten_thousand_purchases.purchases}) == 10_000
+
+
+def most_requests_at_once(sessions: int) -> int:
+    """Send a batch through the real Sender to a slow stand-in API; the peak of /SendEvent
+    requests in flight."""
+    in_flight = peak = 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        if request.url.path == "/SendEvent":
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+        return httpx.Response(202)
+
+    async def main() -> None:
+        transport = httpx.MockTransport(answer)
+        async with httpx.AsyncClient(base_url="http://api", transport=transport) as client:
+            await Sender(client, Stats(), asyncio.Event(), sessions=sessions).send_batch(
+                TrafficBuilder(3, users=200, products=50).batch(40))
+
+    asyncio.run(main())
+    return peak
+
+
+def test_sessions_bound_the_requests_in_flight():
+    assert most_requests_at_once(1) == 1
+    assert most_requests_at_once(8) == 8  # a batch of 40 purchases has more sessions than 8
