@@ -21,7 +21,7 @@ Exactly once for every reader, instead:
 
 What scales and what does not: the batch passes through the driver, so `maxOffsetsPerTrigger`
 bounds its size (and the driver's memory); writing is one PUT per object from one process.
-That fits one machine's purchase rate with a wide margin (see the README's figures); a
+That fits one machine's purchase rate with a wide margin (see docs/purchase-stream.md); a
 cluster-sized stream would write from the executors, one object per Kafka partition per
 batch, keyed by (batch id, Kafka partition), which keeps the same guarantee.
 """

@@ -3,7 +3,7 @@
 FerretDB keeps its data in a database of its own (`ferretdb`) on the stack's PostgreSQL,
 owned by shopstream's role. Measured against its SQLite backend on the DAG's counts
 (upserts and `$inc` by `_id` on a 1,800-document collection): 5-12 ms a document instead
-of 46-47 ms, growing more slowly with the collection (README, "User events DAG").
+of 46-47 ms, growing more slowly with the collection (docs/user-events-dag.md).
 """
 
 from __future__ import annotations
