@@ -48,9 +48,6 @@ from apps.stack.status import tree_memory_mib
 from apps.user_events import kafka_io, pipeline
 
 MULTIPLE = 10
-# Sessions in flight: each request waits for Kafka's ack (tens of ms under load), so 10x
-# the rate needs more than the generator's default 16 to send a second's batch in a second.
-SESSIONS = 64
 DAG_EVERY_S = 120.0
 SAMPLE_EVERY_S = 15.0
 PROBE_EVERY_S = 0.5
@@ -204,8 +201,7 @@ def hold(settings: Settings, api, job_pid: int, rate: int, seconds: float, dag: 
     sampled; then a last DAG run for what the last interval left."""
     log = scratch / "generator.log"
     command = [sys.executable, "-m", "apps.generator", "--rate", str(rate), "--duration",
-               str(seconds), "--api-url", api.url, "--seed", str(int(time.time())),
-               "--sessions", str(SESSIONS)]
+               str(seconds), "--api-url", api.url, "--seed", str(int(time.time()))]
     start_mib: dict[str, float] = {}
     with DagRuns(settings, dag) as dag_runs, Probe(api.url) as probe:
         with log.open("w") as out:
