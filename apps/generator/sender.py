@@ -3,6 +3,10 @@
 503s and connection errors are retried with exponential backoff; a record is only ever
 counted as accepted (202) or failed (refused for good, or still unsent when the run
 stops), never dropped silently.
+
+The HTTP client is aiohttp: about 0.2 ms of CPU per request where httpx's pool took 2 to
+2.6 ms (measured side by side against a no-op server), which decides how much traffic one
+generator process can offer on a small machine.
 """
 
 from __future__ import annotations
@@ -10,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 
 from apps.contract.models import (
     MAX_PURCHASES_PER_REQUEST,
@@ -33,6 +38,37 @@ JSON = {"content-type": "application/json"}
 # Told each request's end: (path, body, attempts made, accepted). A client that must account
 # for every record (the end-to-end reconciliation) keeps its own ledger from it.
 Outcome = Callable[[str, bytes, int, bool], None]
+REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    text: str
+
+
+class Unreachable(Exception):
+    """The request got no HTTP answer: refused, reset, timed out. Retried like a 503."""
+
+
+# How the Sender talks to the API: (method, path, body) -> its answer, or Unreachable.
+Send = Callable[[str, str, bytes], Awaitable[Answer]]
+
+
+@asynccontextmanager
+async def api_client(api_url: str, connections: int) -> AsyncIterator[Send]:
+    """A `Send` over one pool of keep-alive connections to the API."""
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(api_url, timeout=timeout, connector=connector) as session:
+        async def send(method: str, path: str, body: bytes) -> Answer:
+            try:
+                async with session.request(method, path, data=body, headers=JSON) as response:
+                    return Answer(response.status, await response.text())
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise Unreachable(f"{type(exc).__name__} {exc}") from exc
+
+        yield send
 
 
 @dataclass(slots=True)
@@ -51,9 +87,9 @@ class Stopped(Exception):
 
 
 class Sender:
-    def __init__(self, client: httpx.AsyncClient, stats: Stats, stop: asyncio.Event,
+    def __init__(self, send: Send, stats: Stats, stop: asyncio.Event,
                  on_outcome: Outcome | None = None, sessions: int = SESSIONS_IN_FLIGHT):
-        self.client = client
+        self.send = send
         self.sessions = sessions
         self.stats = stats
         self.stop = stop
@@ -94,19 +130,19 @@ class Sender:
         while True:
             attempts += 1
             try:
-                response = await self.client.request(method, path, content=body, headers=JSON)
-                if response.status_code == 202:
+                answer = await self.send(method, path, body)
+                if answer.status == 202:
                     self.stats.accepted += records
                     self.on_outcome(path, body, attempts, True)
                     return True
-                problem = f"{method} {path}: {response.status_code} {response.text[:300]}"
-                if response.status_code not in RETRYABLE_STATUS:
+                problem = f"{method} {path}: {answer.status} {answer.text[:300]}"
+                if answer.status not in RETRYABLE_STATUS:
                     self.stats.last_error = problem
                     self.stats.failed += records
                     self.on_outcome(path, body, attempts, False)
                     return False
-            except httpx.TransportError as exc:
-                problem = f"{method} {path}: {type(exc).__name__} {exc}"
+            except Unreachable as exc:
+                problem = f"{method} {path}: {exc}"
             self.stats.last_error = problem
             if self.stop.is_set():
                 self.stats.failed += records
@@ -134,9 +170,8 @@ async def run_batches(builder, rate: int, api_url: str, stats: Stats, stop: asyn
     give_up = None
     if duration is not None:
         give_up = asyncio.get_running_loop().call_later(duration + RETRY_GRACE_S, stop.set)
-    limits = httpx.Limits(max_connections=sessions + 2)
-    async with httpx.AsyncClient(base_url=api_url, timeout=30.0, limits=limits) as client:
-        sender = Sender(client, stats, stop, on_outcome, sessions)
+    async with api_client(api_url, connections=sessions + 2) as send:
+        sender = Sender(send, stats, stop, on_outcome, sessions)
         next_tick, sent_batches = time.monotonic(), 0
         while not stop.is_set() and (batches is None or sent_batches < batches):
             await sender.send_batch(builder.batch(rate))

@@ -1,14 +1,12 @@
 """The ledger as the generator's Sender feeds it: one entry per record, with the attempts
-its request took and whether the API accepted it (an httpx transport stands in for the API)."""
+its request took and whether the API accepted it (a `send` function stands in for the API)."""
 
 from __future__ import annotations
 
 import asyncio
 
-import httpx
-
 from apps.e2e.ledger import Ledger, Sent, event_key
-from apps.generator.sender import Sender, Stats
+from apps.generator.sender import Answer, Sender, Stats
 from apps.generator.traffic import TrafficBuilder
 
 
@@ -17,13 +15,11 @@ def send(batch, answers: dict[str, list[int]]) -> Ledger:
     ledger = Ledger()
     turns = {path: iter(statuses) for path, statuses in answers.items()}
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(next(turns.get(request.url.path, iter(())), 202))
+    async def send(method: str, path: str, body: bytes) -> Answer:
+        return Answer(next(turns.get(path, iter(())), 202), "")
 
     async def main() -> None:
-        transport = httpx.MockTransport(answer)
-        async with httpx.AsyncClient(base_url="http://api", transport=transport) as client:
-            await Sender(client, Stats(), asyncio.Event(), ledger.record).send_batch(batch)
+        await Sender(send, Stats(), asyncio.Event(), ledger.record).send_batch(batch)
 
     asyncio.run(main())
     return ledger

@@ -8,11 +8,10 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-import httpx
 import pytest
 
 from apps.contract.models import EventName, Purchase, UserEvent, kafka_value
-from apps.generator.sender import Sender, Stats
+from apps.generator.sender import Answer, Sender, Stats, Unreachable
 from apps.generator.traffic import TrafficBuilder
 
 START = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -119,20 +118,18 @@ def most_requests_at_once(sessions: int) -> int:
     requests in flight."""
     in_flight = peak = 0
 
-    async def answer(request: httpx.Request) -> httpx.Response:
+    async def send(method: str, path: str, body: bytes) -> Answer:
         nonlocal in_flight, peak
-        if request.url.path == "/SendEvent":
+        if path == "/SendEvent":
             in_flight += 1
             peak = max(peak, in_flight)
             await asyncio.sleep(0.01)
             in_flight -= 1
-        return httpx.Response(202)
+        return Answer(202, "")
 
     async def main() -> None:
-        transport = httpx.MockTransport(answer)
-        async with httpx.AsyncClient(base_url="http://api", transport=transport) as client:
-            await Sender(client, Stats(), asyncio.Event(), sessions=sessions).send_batch(
-                TrafficBuilder(3, users=200, products=50).batch(40))
+        await Sender(send, Stats(), asyncio.Event(), sessions=sessions).send_batch(
+            TrafficBuilder(3, users=200, products=50).batch(40))
 
     asyncio.run(main())
     return peak
@@ -141,3 +138,23 @@ def most_requests_at_once(sessions: int) -> int:
 def test_sessions_bound_the_requests_in_flight():
     assert most_requests_at_once(1) == 1
     assert most_requests_at_once(8) == 8  # a batch of 40 purchases has more sessions than 8
+
+
+def test_an_unreachable_api_is_retried_until_it_answers():
+    """A refused connection is retried like a 503; the record is accepted once, not lost."""
+    answers = iter([Unreachable("ClientConnectorError refused"), Answer(503, "busy"),
+                    Answer(202, "")])
+    stats = Stats()
+
+    async def send(method: str, path: str, body: bytes) -> Answer:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def main() -> bool:
+        return await Sender(send, stats, asyncio.Event())._deliver("PUT", "/SendEvent", b"{}", 1)
+
+    assert asyncio.run(main()) is True
+    assert (stats.sent, stats.accepted, stats.retried, stats.failed) == (1, 1, 2, 0)
+    assert stats.last_error == "PUT /SendEvent: 503 busy"
