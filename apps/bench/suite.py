@@ -1,5 +1,5 @@
-"""`invoke bench [NAME]`: one benchmark by name, or every one of the suite (soak apart: it
-holds a load for minutes) into one JSON and one Markdown report under reports/."""
+"""`invoke bench NAME`: one benchmark by name, or `all`: every one of the suite (soak apart:
+it holds a load for minutes) into one JSON and one Markdown report under reports/."""
 
 from __future__ import annotations
 
