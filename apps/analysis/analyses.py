@@ -131,7 +131,10 @@ def top_customers(lines: DataFrame, as_of: datetime, limit: int = TOP_CUSTOMERS)
 
 def repeat_purchases(lines: DataFrame) -> DataFrame:
     """Each (customer, product) bought in two or more distinct orders (two units, or two
-    lines, in one order are one order): orders, units, first and last of those orders."""
+    lines, in one order are one order): orders, units, first and last of those orders.
+
+    The pairs kept are few: they are sorted in one partition, since a sort over several
+    would run the whole aggregation twice (once to sample the partitions' bounds)."""
     return (lines.groupBy("UserId", "ProductId").agg(
         _count(F.col("first_of_product")).cast("int").alias("order_count"),
         F.sum("ItemCount").alias("total_units"),
@@ -140,4 +143,4 @@ def repeat_purchases(lines: DataFrame) -> DataFrame:
         .where(F.col("order_count") >= 2)
         .select(F.col("UserId").alias("user_id"), F.col("ProductId").alias("product_id"),
                 "order_count", "total_units", "first_order_at", "last_order_at")
-        .orderBy("user_id", "product_id"))
+        .repartition(1).orderBy("user_id", "product_id"))
