@@ -49,6 +49,7 @@ from apps.settings import Settings, get_settings
 
 ROUNDS = 8  # slices per compared scenario: the stack's own work (Spark's triggers, the
 # scheduler) comes in bursts of seconds, which many short slices spread over both sides.
+
 # Each scenario first runs this much untimed: the broker's JIT compiles its produce path
 # only under traffic (a fresh broker spent 3-6x the CPU per event of a warm one), and the
 # API's connections, producer and code paths come up.
