@@ -125,7 +125,7 @@ def test(c, unit=False, k=""):
     "seed": "the same seed sends the same records",
     "users": "size of the user base",
     "products": "size of the product catalogue",
-    "sessions": "sessions in flight at once (default 16); raise it for high rates",
+    "sessions": "sessions in flight at once (default: the generator's); raise it for high rates",
 })
 def generate(c, rate=5, duration=0.0, seed=None, users=None, products=None, sessions=None):
     """Send realistic Faker traffic to the API every second, with a live counter."""
