@@ -11,10 +11,11 @@ import sys
 from contextlib import contextmanager
 
 from invoke import Exit, task
-from rich.console import Console
 from rich.markup import escape
 
-console = Console()
+from apps.console import make_console
+
+console = make_console()
 
 
 @contextmanager
@@ -101,7 +102,7 @@ def doctor(c):
     ensure_env()
     settings = get_settings()
     conflicts = port_conflicts(list(ALL), settings, choose(settings))
-    findings = prerequisites(native=True) + [
+    findings = prerequisites(building=True) + [
         Finding("Ports", not conflicts, "; ".join(conflicts) or "every port is free or shopstream's",
                 "stop those processes or change the ports in .env" if conflicts else "")]
     for f in findings:

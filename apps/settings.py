@@ -7,6 +7,8 @@ the `.env` file that `invoke up` creates from `config/.env.example`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -103,6 +105,14 @@ class Settings(BaseSettings):
     @property
     def postgres_url(self) -> str:
         return self.postgres_dsn.get_secret_value()
+
+
+def settings_digest(settings: Settings) -> str:
+    """A short fingerprint of every value, secrets included (never shown): programs that
+    read `.env` carry it in their supervisord environment, so a changed value restarts them."""
+    values = {k: v.get_secret_value() if isinstance(v, SecretStr) else v
+              for k, v in settings.model_dump().items()}
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 class EnvFileMissing(FileNotFoundError):

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from apps.console import make_console
 from apps.analysis import analyses, reference
 from apps.analysis.lake import read_lake
 from apps.analysis.notebook import SHUFFLE_PARTITIONS
@@ -165,7 +166,7 @@ def measure(settings, spark, n: int, console: Console) -> Timing:
 def run(console: Console | None = None, sizes: tuple[int, ...] = SIZES) -> list[Figure]:
     from apps.spark_session import spark_session
 
-    console = console or Console()
+    console = console or make_console()
     settings = get_settings()
     started = time.perf_counter()
     spark = spark_session(settings, "shopstream-bench-analyze", **{

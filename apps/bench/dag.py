@@ -26,6 +26,7 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from apps.console import make_console
 from apps.bench.report import Figure
 
 from apps.contract.models import TOPIC_PARTITIONS, UserEvent, kafka_key, kafka_value
@@ -131,7 +132,7 @@ def count_documents(settings: Settings, job: pipeline.Job) -> int:
 
 
 def run(console: Console | None = None) -> list[Figure]:
-    console = console or Console()
+    console = console or make_console()
     settings = get_settings()
     rows: list[tuple[str, int, float, str]] = []
     with scratch(settings) as (topic, job):

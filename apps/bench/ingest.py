@@ -33,6 +33,7 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from apps.console import make_console
 from apps.api.local_server import running_api
 from apps.bench import raw_producers
 from apps.bench.load import LoadResult, http_request, load
@@ -192,7 +193,7 @@ def run(events: int = 20000, purchase_requests: int = 80, per_request: int = 500
         connections: int = 32, purchase_connections: int = 4, max_seconds: float = 30.0,
         seed: int = 1, console: Console | None = None) -> list[Figure]:
     """Run (a) to (e), print the table and the ratios, return the figures."""
-    console = console or Console()
+    console = console or make_console()
     settings = get_settings()
     event_pool, arrays = _records(seed, WARM_UP_EVENTS + events,
                                   WARM_UP_BATCHES + purchase_requests, per_request)

@@ -30,6 +30,7 @@ import httpx
 import psutil
 from rich.console import Console
 
+from apps.console import make_console
 from apps.api.local_server import running_api
 from apps.bench.background import Background
 from apps.bench.ingest import bench_topics
@@ -155,7 +156,7 @@ def records_in(settings: Settings, topic: str) -> int:
 
 
 def run(console: Console | None = None, minutes: float = 10.0) -> list[Figure]:
-    console = console or Console()
+    console = console or make_console()
     settings = get_settings()
     rate, name = MULTIPLE * RATE, uuid.uuid4().hex[:8]
     scratch = Path(tempfile.mkdtemp(prefix="shopstream-bench-soak-"))

@@ -34,6 +34,7 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from apps.console import make_console
 from apps.api.local_server import running_api
 from apps.bench.background import Background
 from apps.bench.ingest import bench_topics
@@ -193,7 +194,7 @@ def validate_rate(values: list[bytes]) -> float:
 
 def run(purchases: int = 300, backlog_size: int = 200_000,
         console: Console | None = None) -> list[Figure]:
-    console = console or Console()
+    console = console or make_console()
     settings = get_settings()
     name = uuid.uuid4().hex[:10]
     scratch = Path(tempfile.mkdtemp(prefix="shopstream-bench-stream-"))

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from rich.console import Console
 from rich.live import Live
 
+from apps.console import make_console
 from apps.generator.sender import SESSIONS_IN_FLIGHT, Stats, run_batches
 from apps.generator.traffic import TrafficBuilder
 from apps.settings import get_settings
@@ -74,7 +75,7 @@ def run(rate: int, duration: float | None = None, seed: int | None = None,
     seconds, or until SIGINT/SIGTERM when it is None, `sessions` sessions at a time."""
     if min(rate, users, products, sessions) < 1:
         raise ValueError("rate, users, products and sessions must be at least 1")
-    console = console or Console()
+    console = console or make_console()
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     api_url = api_url or get_settings().api_url
     console.print(f"generator: seed {seed}, {rate} purchases/s, {users} users, "

@@ -70,13 +70,15 @@ def check_disk(min_free_gb: float = 6.0) -> Finding:
                    "" if ok else f"free at least {min_free_gb:.0f} GiB (artifacts take about 4 GiB)")
 
 
-def prerequisites(native: bool) -> list[Finding]:
+def prerequisites(building: bool) -> list[Finding]:
+    """What running needs, and with `building` what provisioning needs too (Go and Maven
+    build FerretDB, SeaweedFS and fetch the jars once; a provisioned stack runs without)."""
     findings = [
         check_tool("uv", "installs Python environments", "`python3 -m pip install uv`"),
         check_java(),
         check_disk(),
     ]
-    if native:
+    if building:
         findings += [
             check_go(),
             check_tool("mvn", "resolves Kafka and Spark jars from Maven Central",

@@ -6,6 +6,7 @@ import shutil
 
 from rich.console import Console
 
+from apps.console import make_console
 from apps.settings import ENV_FILE, get_settings
 from apps.stack.paths import DATA_DIR, STACK_DIR
 from apps.stack.runtime import Runtime, choose
@@ -13,7 +14,7 @@ from apps.stack.supervisor import Supervisor
 
 
 def down(wipe: bool = False, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     settings = get_settings() if ENV_FILE.exists() else None
     runtime = choose(settings) if settings else Runtime("native", Supervisor())
     with console.status("stopping every shopstream process"):

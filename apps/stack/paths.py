@@ -25,3 +25,7 @@ def cache_dir() -> Path:
 
 def data_dir(service: str) -> Path:
     return DATA_DIR / service
+
+# The PATH a supervised program gets where it needs one: fixed, never the caller's, so the
+# supervisord config is the same whichever shell runs `invoke up`.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from apps.settings import REPO_ROOT, Settings
+from apps.settings import REPO_ROOT, Settings, settings_digest
 from apps.stack.paths import RUN_DIR
 from apps.stack.spec import Program, Service
 from apps.stack.supervisor import Supervisor
@@ -18,6 +18,9 @@ from apps.stack.tools import run_tool
 
 COMPOSE_FILE = REPO_ROOT / "compose" / "docker-compose.yml"
 COMPOSE_ENV_DIR = RUN_DIR / "compose"  # the Compose file's env_file entries point here
+# In the environment of each program that reads `.env`: its values' fingerprint, so the
+# supervisord config, and with it the program, changes when they do.
+SETTINGS_DIGEST = "SHOPSTREAM_SETTINGS_DIGEST"
 
 
 def docker_engine_answers() -> bool:
@@ -39,7 +42,9 @@ class Runtime:
         return self.name == "native" or service.host_process
 
     def host_programs(self, services: list[Service], settings: Settings) -> list[Program]:
-        return [p for s in services if self.on_host(s) for p in s.programs(settings)]
+        digest = {SETTINGS_DIGEST: settings_digest(settings)}
+        return [replace(p, env={**p.env, **digest}) if s.reads_env_file else p
+                for s in services if self.on_host(s) for p in s.programs(settings)]
 
     def start(self, service: Service, settings: Settings) -> None:
         if self.on_host(service):

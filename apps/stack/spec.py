@@ -70,3 +70,6 @@ class Service:
     # configuration: rendered to .stack/run/compose/<name>.env, their Compose `env_file`.
     compose_environment: Callable[[Settings], dict[str, str]] | None = None
     host_process: bool = False  # runs on the host in every runtime (API, Spark job, generator)
+    # Its programs read `.env` themselves (python-dotenv): `invoke up` restarts them when
+    # the file's values change, since nothing else in their command or environment would.
+    reads_env_file: bool = False

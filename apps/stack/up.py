@@ -16,6 +16,7 @@ import psutil
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from apps.console import make_console
 from apps.settings import Settings, get_settings
 from apps.stack import doctor, ports
 from apps.stack.envfile import ensure_env
@@ -88,11 +89,14 @@ def check_ports(services: list[Service], settings: Settings, runtime: Runtime) -
                          ". Stop that process or change the port in .env.")
 
 
-def provision(services: list[Service], settings: Settings, runtime: Runtime,
-              console: Console) -> None:
-    """Fetch and build what is not cached yet."""
-    todo = [(s.description, lambda s=s: s.provision(settings))
-            for s in services if runtime.on_host(s) and s.provision and not s.is_provisioned()]
+def unprovisioned(services: list[Service], runtime: Runtime) -> list[Service]:
+    """The services this runtime runs on the host whose artifacts are not cached yet."""
+    return [s for s in services if runtime.on_host(s) and s.provision and not s.is_provisioned()]
+
+
+def provision(services: list[Service], settings: Settings, console: Console) -> None:
+    """Fetch and build what is not cached yet (`services`: those `unprovisioned`)."""
+    todo = [(s.description, lambda s=s: s.provision(settings)) for s in services]
     if not todo:
         return
     # Builds use the CPU and downloads the network: overlapping them saves minutes.
@@ -126,19 +130,20 @@ def _progress(console: Console):
 
 
 def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
-    console = console or Console()
+    console = console or make_console()
     if ensure_env():
         console.print("created [bold].env[/] from config/.env.example with fresh secrets")
     settings = get_settings()
     runtime = choose(settings)
     services = select(skip)
-    missing = [f for f in doctor.prerequisites(runtime.name == "native") if not f.ok]
+    to_build = unprovisioned(services, runtime)
+    missing = [f for f in doctor.prerequisites(building=bool(to_build)) if not f.ok]
     if missing:
         raise StackError("missing prerequisites:\n" + "\n".join(
             f"  {f.check}: {f.detail}; {f.fix}" for f in missing))
     console.print(f"runtime: [bold]{runtime.name}[/]")
     check_ports(services, settings, runtime)
-    provision(services, settings, runtime, console)
+    provision(to_build, settings, console)
     # Every program is registered, skipped ones too: skipping means "do not start", and
     # a program already running stays as it is.
     runtime.supervisor.launch(runtime.host_programs(list(ALL), settings))

@@ -47,3 +47,21 @@ def test_describing_programs_writes_no_file(settings):
     assert snapshot() == before
     assert {f.path.name for p in programs for f in p.files} == {
         "server.properties", "s3.json", "passwords.json"}
+
+
+def test_the_supervisord_config_follows_settings_not_the_callers_shell(settings, monkeypatch):
+    """Two shells with different PATHs render the same config; a changed `.env` value
+    changes exactly the sections of the programs that read `.env`."""
+    from apps.stack.runtime import Runtime
+    from apps.stack.supervisor import Supervisor, render_conf
+
+    runtime = Runtime("native", Supervisor())
+    conf = render_conf(runtime.host_programs(list(ALL), settings))
+    monkeypatch.setenv("PATH", "/opt/elsewhere/bin:/bin:/usr/bin")
+    assert render_conf(runtime.host_programs(list(ALL), settings)) == conf
+
+    changed = settings.model_copy(update={"alert_webhook_url": "http://127.0.0.1:9/alert"})
+    before = {p.name: p for p in runtime.host_programs(list(ALL), settings)}
+    after = {p.name: p for p in runtime.host_programs(list(ALL), changed)}
+    restarted = sorted(name for name in before if before[name] != after[name])
+    assert restarted == ["api", "generator", "purchase-stream", "purchase-stream-alert"]

@@ -10,7 +10,7 @@ import httpx
 
 from apps.settings import REPO_ROOT, Settings
 from apps.stack.artifacts import PythonVenv
-from apps.stack.paths import CONFIG_DIR, data_dir
+from apps.stack.paths import CONFIG_DIR, SYSTEM_PATH, data_dir
 from apps.stack.spec import Health, Program, Service, StackError
 from apps.stack.templates import render
 
@@ -63,8 +63,10 @@ def configuration(settings: Settings, *, dags: str, passwords: str, logs: str) -
 def environment(settings: Settings) -> dict[str, str]:
     """The host processes' environment: the configuration, with paths on this machine."""
     return {
-        # Airflow starts its components by the name `airflow`: its venv must lead PATH.
-        "PATH": f"{VENV.bin()}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        # Airflow starts its components by the name `airflow`: its venv must lead PATH. The
+        # rest is fixed, never the caller's: a PATH in another order would change the
+        # supervisord config and restart every Airflow process at the next `invoke up`.
+        "PATH": f"{VENV.bin()}:{SYSTEM_PATH}",
         "VIRTUAL_ENV": str(VENV.bin().parent),
         "PYTHONPATH": str(REPO_ROOT),  # the DAG calls code in apps/
         "AIRFLOW_HOME": str(HOME),

@@ -31,4 +31,5 @@ SERVICE = Service(
     health=health,
     needs=("kafka",),
     host_process=True,
+    reads_env_file=True,
 )

@@ -30,4 +30,5 @@ SERVICE = Service(
     health=health,
     needs=("api",),
     host_process=True,
+    reads_env_file=True,
 )

@@ -58,4 +58,5 @@ SERVICE = Service(
     is_provisioned=lambda: connectors().is_cached(),
     activity=activity,
     host_process=True,
+    reads_env_file=True,
 )
