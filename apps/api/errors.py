@@ -33,8 +33,14 @@ def invalid_records(errors: list[dict], records: int) -> ApiError:
     return ApiError(422, "invalid_record", errors, rejected=records)
 
 
+# What a 503 can truthfully say: a record whose acknowledgement did not come in time (and,
+# of a request of several, some records) may be in Kafka all the same.
+NOT_ACKNOWLEDGED = ("Kafka did not acknowledge every record, so none is claimed; some may "
+                    "already be in Kafka, and a retry (after Retry-After) can store them twice")
+
+
 def kafka_unavailable(why: str, records: int) -> ApiError:
-    return ApiError(503, "kafka_unavailable", f"nothing was accepted, retry later: {why}",
+    return ApiError(503, "kafka_unavailable", f"{NOT_ACKNOWLEDGED}: {why}",
                     rejected=records, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 

@@ -129,3 +129,19 @@ def test_spark_reads_kafka_and_round_trips_parquet_on_s3(stack, spark, scratch_t
     for obj in client.list_objects(stack.s3_bucket, prefix=f"tests/{scratch_topic}/",
                                    recursive=True):
         client.remove_object(stack.s3_bucket, obj.object_name)
+
+
+def test_kafka_storage_formats_with_a_cluster_id_that_begins_with_a_dash(stack, tmp_path):
+    """`new_cluster_id()` never draws such an id; the format command takes one anyway."""
+    import subprocess
+
+    from apps.stack.services import kafka
+
+    config = tmp_path / "server.properties"
+    config.write_text(kafka._server_properties(stack, data_dir=tmp_path / "data").text)
+    cluster = kafka.cluster_id(b"\xf8" + bytes(15))
+    assert cluster.startswith("-")
+    result = subprocess.run(kafka.format_command(str(config), cluster),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"cluster.id={cluster}" in (tmp_path / "data" / "meta.properties").read_text()

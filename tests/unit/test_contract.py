@@ -279,7 +279,10 @@ def test_kafka_unavailable_is_503_with_retry_after(client, publisher):
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert response.json() == {"error": "kafka_unavailable",
-                               "detail": "nothing was accepted, retry later: test: Kafka down"}
+                               "detail": "Kafka did not acknowledge every record, so none is "
+                                         "claimed; some may already be in Kafka, and a retry "
+                                         "(after Retry-After) can store them twice: test: "
+                                         "Kafka down"}
 
 
 def test_health_reports_kafka_readiness(client, publisher):

@@ -65,3 +65,12 @@ def test_the_supervisord_config_follows_settings_not_the_callers_shell(settings,
     after = {p.name: p for p in runtime.host_programs(list(ALL), changed)}
     restarted = sorted(name for name in before if before[name] != after[name])
     assert restarted == ["api", "generator", "purchase-stream", "purchase-stream-alert"]
+
+
+def test_a_cluster_id_never_begins_with_a_dash():
+    from apps.stack.services.kafka import cluster_id, new_cluster_id
+
+    draws = iter([b"\xf8" + bytes(15), b"\x01" * 16])  # "-AAAA...", then a plain one
+    assert cluster_id(b"\xf8" + bytes(15)).startswith("-")
+    assert new_cluster_id(lambda: next(draws)) == cluster_id(b"\x01" * 16)
+    assert all(not new_cluster_id().startswith("-") for _ in range(2000))

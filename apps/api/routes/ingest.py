@@ -9,7 +9,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from apps.api import metrics, openapi
 from apps.api.body import check_content_type, read_body, validate
-from apps.api.errors import kafka_unavailable
+from apps.api.errors import NOT_ACKNOWLEDGED, kafka_unavailable
 from apps.api.publisher import KafkaPublisher, KafkaUnavailable, Message
 from apps.contract.models import (
     MAX_BODY_BYTES,
@@ -39,8 +39,7 @@ REFUSALS = {
     413: {"model": Refusal, "description": "The body is larger than 2 MiB"},
     415: {"model": Refusal, "description": "The body is not UTF-8 JSON"},
     422: {"model": Refusal, "description": "A record breaks the contract; each bad field is named"},
-    503: {"model": Refusal, "description": "Kafka did not acknowledge; nothing was accepted. "
-                                           "Retry after the `Retry-After` seconds"},
+    503: {"model": Refusal, "description": f"{NOT_ACKNOWLEDGED}."},
 }
 
 

@@ -64,9 +64,23 @@ def programs(settings: Settings) -> list[Program]:
     return [Program("kafka", _java("kafka.Kafka", str(config.path), heap="768m"), files=(config,))]
 
 
-def new_cluster_id() -> str:
-    """A KRaft cluster id: a random UUID in Kafka's URL-safe base64 form."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def cluster_id(raw: bytes) -> str:
+    """16 bytes in Kafka's URL-safe base64 form of a UUID."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def new_cluster_id(draw=lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id. Like Kafka's own `Uuid.randomUuid()`, it never begins with `-`
+    (1 random id in 64 would): command-line tools read such an id as an option."""
+    while (candidate := cluster_id(draw())).startswith("-"):
+        pass
+    return candidate
+
+
+def format_command(config_path: str, cluster: str) -> list[str]:
+    # `--cluster-id=<id>` in one word: an id is never taken for an option, whatever it is.
+    return _java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster}",
+                 "-c", config_path)
 
 
 def prepare(settings: Settings) -> None:
@@ -75,10 +89,8 @@ def prepare(settings: Settings) -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     config = _server_properties(settings)
     config.write()
-    run_tool(
-        _java("kafka.tools.StorageTool", "format", "-t", new_cluster_id(), "-c", str(config.path)),
-        what=f"formatting Kafka's storage in {DATA}",
-    )
+    run_tool(format_command(str(config.path), new_cluster_id()),
+             what=f"formatting Kafka's storage in {DATA}")
 
 
 def health(settings: Settings) -> Health:
