@@ -1,6 +1,6 @@
 """shopstream's tasks. Each one parses its arguments, then calls into apps/.
 
-    invoke up | down | status | logs NAME | doctor | test | generate | bench NAME|all | fuzz
+    invoke up | down | status | losses | logs NAME | doctor | test | generate | bench NAME|all | fuzz
     invoke analyze | sql NAME | lab | e2e | chaos
 """
 
@@ -76,6 +76,32 @@ def status_(c, json_=False):
         console.print(stack_status.table(rows, runtime.name))
     if not all(r.ok for r in rows):
         raise Exit(code=1)
+
+
+@task(name="losses", help={"ack": "acknowledge every open loss (they leave `invoke status`)",
+                           "all": "also list the losses acknowledged before"})
+def losses_(c, ack=False, all_=False):
+    """Records Kafka deleted before the DAG or the stream read them: list, acknowledge."""
+    from datetime import UTC, datetime
+
+    from apps import losses
+    from apps.mongo import DATA_LOSSES
+    from apps.settings import get_settings
+    from apps.user_events import mongo_io
+
+    with explained():
+        settings = get_settings()
+    with mongo_io.client(settings, serverSelectionTimeoutMS=5000) as client:
+        collection = client[settings.mongo_db][DATA_LOSSES]
+        shown = (sorted(collection.find(), key=lambda d: d["DetectedAt"]) if all_
+                 else losses.open_losses(collection))
+        if not shown:
+            console.print("no loss recorded" if all_ else "no open loss")
+            return
+        console.print(losses.table(shown))
+        if ack:
+            n = losses.acknowledge(collection, None, datetime.now(UTC))
+            console.print(f"acknowledged {n} loss{'es' if n != 1 else ''}")
 
 
 @task(help={"name": "a service (kafka, airflow, ...) or program (airflow-scheduler, ...)",

@@ -12,6 +12,8 @@ from pymongo.database import Database
 USER_EVENTS = "user_events"
 USER_EVENT_COUNTS = "user_event_counts"
 USER_EVENTS_DEAD_LETTER = "user_events_dead_letter"
+DATA_LOSSES = "data_losses"  # records Kafka deleted before they were read (apps/losses.py)
+PIPELINE_PROGRESS = "pipeline_progress"  # what the DAG's runs record (user_events/progress.py)
 
 INDEXES: dict[str, list[IndexModel]] = {
     # The recount groups events by user and event name.
@@ -21,6 +23,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     USER_EVENT_COUNTS: [IndexModel([("UserId", ASCENDING), ("EventName", ASCENDING)],
                                    name="user_event_unique", unique=True)],
     USER_EVENTS_DEAD_LETTER: [],
+    DATA_LOSSES: [],
+    PIPELINE_PROGRESS: [],
 }
 
 

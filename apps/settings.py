@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     airflow_secret_key: SecretStr
     airflow_fernet_key: SecretStr
 
+    # The most records one run of the events DAG lands and counts; a backlog drains over
+    # several runs. 100,000 land and count in about 40 s here (docs/user-events-dag.md).
+    user_events_run_cap: int = Field(100_000, ge=1)
+
     spark_master: str = "local[2]"
     # Where a failed DAG task or a dead streaming job posts one JSON message; unset: none.
     alert_webhook_url: str | None = None

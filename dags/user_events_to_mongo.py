@@ -1,7 +1,7 @@
 """Every 2 minutes: Kafka `UserEvents` into MongoDB `user_events`, counts, then the commit.
 
-The work is in apps/user_events/pipeline.py; the tasks pass each other only the offset
-ranges the run covers. Offsets are committed last, so a run that fails anywhere before is
+The work is in apps/user_events/pipeline.py; the tasks pass each other only what the run
+covers (offset ranges of one incarnation of the topic, at most USER_EVENTS_RUN_CAP records). Offsets are committed last, so a run that fails anywhere before is
 replayed whole by the next one, harmlessly (ids from Kafka coordinates, guarded counts).
 """
 
@@ -42,14 +42,14 @@ def user_events_to_mongo():
         from apps.settings import get_settings
         from apps.user_events import pipeline
 
-        return pipeline.count(get_settings(), landed["ranges"])
+        return pipeline.count(get_settings(), landed)
 
     @task
     def commit(landed: dict, counted: dict) -> dict:
         from apps.settings import get_settings
         from apps.user_events import pipeline
 
-        return pipeline.commit(get_settings(), landed["ranges"])
+        return pipeline.commit(get_settings(), landed)
 
     landed = land()
     commit(landed, count(landed))

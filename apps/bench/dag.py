@@ -121,9 +121,11 @@ def plain_insert(settings: Settings, job: pipeline.Job, events, coordinates) -> 
 
 def start_group_at(settings: Settings, job: pipeline.Job, offsets: dict[int, int]) -> None:
     """Commit the group at `offsets` (partition -> offset): what follows is pending."""
+    incarnation = kafka_io.topic_id(settings, job.topic)
     with kafka_io.consumer(settings, job.group_id) as consumer:
         kafka_io.commit(consumer, job.topic, {p: Span(0, offsets.get(p, 0))
-                                              for p in kafka_io.end_offsets(consumer, job.topic)})
+                                              for p in kafka_io.end_offsets(consumer, job.topic)},
+                        incarnation)
 
 
 def count_documents(settings: Settings, job: pipeline.Job) -> int:
@@ -143,8 +145,8 @@ def run(console: Console | None = None) -> list[Figure]:
 
         landed, land_s = timed(pipeline.land, settings, big)
         plain_s = plain_insert(settings, reference, backlog, coordinates)
-        counted, count_s = timed(pipeline.count, settings, landed["ranges"], big)
-        pipeline.commit(settings, landed["ranges"], big)
+        counted, count_s = timed(pipeline.count, settings, landed, big)
+        pipeline.commit(settings, landed, big)
         rows += [("(a) land: read, parse, insert", landed["inserted"], land_s, ""),
                  ("(a) plain insert_many, same documents", BACKLOG, plain_s, "reference"),
                  ("(a) count", counted["events"], count_s, f"{counted['pairs']:,} pairs")]
@@ -161,8 +163,8 @@ def run(console: Console | None = None) -> list[Figure]:
         produce(settings, topic, traffic(PER_SCHEDULE, seed=2))
         ranges = {"small": None, "history": None}
         for name, j in (("small", small), ("history", big)):
-            ranges[name] = pipeline.land(settings, j)["ranges"]
-        assert ranges["small"] == ranges["history"]
+            ranges[name] = pipeline.land(settings, j)
+        assert ranges["small"]["ranges"] == ranges["history"]["ranges"]
         small_count, small_s = timed(pipeline.count, settings, ranges["small"], small)
         big_count, big_s = timed(pipeline.count, settings, ranges["history"], big)
         for j in (small, big):

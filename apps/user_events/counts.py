@@ -8,6 +8,9 @@ the update, so a retried or repeated run never counts an event twice. Nothing re
 
     {"_id": "AddedBasket:u-1042", "UserId": "u-1042", "EventName": "AddedBasket",
      "EventCount": 7, "CountedOffsets": {"p0": 1812, "p2": 977}}
+
+The marks of a topic's later incarnations (deleted and created again: offsets start over)
+are prefixed with its topic id, `"<topic id>-p0"`, so they never guard another's offsets.
 """
 
 from __future__ import annotations
@@ -38,14 +41,59 @@ def ranges_from_json(value: dict[str, list[int]]) -> Ranges:
     return {int(p): Span(int(start), int(end)) for p, (start, end) in value.items()}
 
 
+def records_in(ranges: Ranges) -> int:
+    return sum(s.end - s.start for s in ranges.values())
+
+
+def bound(ranges: Ranges, cap: int) -> Ranges:
+    """At most `cap` records of `ranges`, shared fairly: each partition gets an equal part,
+    and what a short partition leaves goes to the others. The rest waits for the next run."""
+    if cap < 1:
+        raise ValueError(f"a run's cap must be at least 1 record, not {cap}")
+    take = {p: 0 for p in ranges}
+    left, open_ = cap, sorted(p for p, s in ranges.items() if s.end > s.start)
+    while left and open_:
+        share = max(1, left // len(open_))
+        for p in list(open_):
+            extra = min(share, ranges[p].end - ranges[p].start - take[p], left)
+            take[p] += extra
+            left -= extra
+            if ranges[p].start + take[p] == ranges[p].end:
+                open_.remove(p)
+            if not left:
+                break
+    return {p: Span(s.start, s.start + take[p]) for p, s in ranges.items()}
+
+
+@dataclass(frozen=True)
+class RunRange:
+    """What one run covers: offsets per partition of one incarnation of the topic."""
+
+    ranges: Ranges
+    topic_id: str
+    tagged: bool  # not the first incarnation the store saw: ids and marks name it
+
+    @property
+    def mark_prefix(self) -> str:
+        return f"{self.topic_id}-" if self.tagged else ""
+
+    def to_json(self) -> dict:
+        return {"ranges": ranges_to_json(self.ranges), "topic_id": self.topic_id,
+                "tagged": self.tagged}
+
+    @classmethod
+    def from_json(cls, value: dict) -> RunRange:
+        return cls(ranges_from_json(value["ranges"]), value["topic_id"], bool(value["tagged"]))
+
+
 def count_id(user_id: str, event_name: str) -> str:
     """The pair's document id; event names hold no ":", so it splits back unambiguously."""
     return f"{event_name}:{user_id}"
 
 
-def partition_key(partition: int) -> str:
+def partition_key(partition: int, prefix: str = "") -> str:
     # "p0", not "0": a numeric path component would read as an array index.
-    return f"p{partition}"
+    return f"{prefix}p{partition}"
 
 
 @dataclass
@@ -71,14 +119,15 @@ def tally(events: Iterable[tuple[int, int, str, str]]) -> dict[str, PairEvents]:
     return pairs
 
 
-def counting_starts(ranges: Ranges, counted: dict[str, int] | None) -> dict[int, int]:
+def counting_starts(ranges: Ranges, counted: dict[str, int] | None, prefix: str = ""
+                    ) -> dict[int, int]:
     """Per partition, the first offset a document has not counted yet within the range."""
     counted = counted or {}
-    return {p: max(span.start, counted.get(partition_key(p), span.start))
+    return {p: max(span.start, counted.get(partition_key(p, prefix), span.start))
             for p, span in ranges.items()}
 
 
-def count_update(pair: PairEvents, starts: dict[int, int], ranges: Ranges
+def count_update(pair: PairEvents, starts: dict[int, int], ranges: Ranges, prefix: str = ""
                  ) -> tuple[dict, dict] | None:
     """(filter, update) adding the pair's events at or after `starts`; None if none are.
 
@@ -92,12 +141,12 @@ def count_update(pair: PairEvents, starts: dict[int, int], ranges: Ranges
         return None
     guard = []
     for p in partitions:
-        path = f"{COUNTED}.{partition_key(p)}"
+        path = f"{COUNTED}.{partition_key(p, prefix)}"
         guard.append({"$or": [{path: {"$lte": starts[p]}}, {path: {"$exists": False}}]})
     return (
         {"_id": pair.id, "$and": guard},
         {"$inc": {"EventCount": new},
          # $max: a range replayed after offsets were moved back never lowers the mark.
-         "$max": {f"{COUNTED}.{partition_key(p)}": ranges[p].end for p in partitions},
+         "$max": {f"{COUNTED}.{partition_key(p, prefix)}": ranges[p].end for p in partitions},
          "$setOnInsert": {"UserId": pair.user_id, "EventName": pair.event_name}},
     )

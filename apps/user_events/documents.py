@@ -1,6 +1,10 @@
 """Kafka records -> MongoDB documents: an event, or a dead letter (pure functions).
 
 A document's `_id` is its Kafka coordinates, so replaying a message inserts nothing twice.
+Coordinates repeat when a topic is deleted and created again: the first incarnation of a
+topic the store saw keeps the plain `topic:partition:offset` (the documents stored before
+incarnations were told apart keep their ids), every later one carries its topic id,
+`topic@topic-id:partition:offset`, so it lands as new data beside the old.
 """
 
 from __future__ import annotations
@@ -21,14 +25,18 @@ class Coordinates:
     topic: str
     partition: int
     offset: int
+    topic_id: str | None = None  # the topic's incarnation (Kafka's topic id)
+    tagged: bool = False  # not the first incarnation the store saw: the id says which
 
     @property
     def document_id(self) -> str:
-        # Kafka topic names never contain ":", so the id splits back unambiguously.
-        return f"{self.topic}:{self.partition}:{self.offset}"
+        # Kafka topic names never contain ":" or "@", so the id splits back unambiguously.
+        topic = f"{self.topic}@{self.topic_id}" if self.tagged else self.topic
+        return f"{topic}:{self.partition}:{self.offset}"
 
     def as_fields(self) -> dict:
-        return {"Topic": self.topic, "Partition": self.partition, "Offset": self.offset}
+        return {"Topic": self.topic, "TopicId": self.topic_id, "Partition": self.partition,
+                "Offset": self.offset}
 
 
 def to_millisecond(moment: datetime) -> datetime:

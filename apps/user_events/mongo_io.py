@@ -16,7 +16,10 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError
 
 from apps.settings import Settings
-from apps.user_events.counts import COUNTED, PairEvents, Ranges, count_update, counting_starts
+from apps.user_events.counts import (
+    COUNTED, PairEvents, Ranges, RunRange, count_update, counting_starts,
+)
+from apps.user_events.documents import Coordinates
 
 DUPLICATE_KEY = 11000
 # FerretDB on PostgreSQL holds a connection for each update of a bulk until the bulk ends,
@@ -80,8 +83,8 @@ def _write(collection: Collection, ops: list[tuple[dict, dict]]) -> tuple[CountF
     return CountFigures(created, reply.get("n", 0) - created), bool(errors)
 
 
-def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ranges
-                 ) -> CountFigures:
+def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ranges,
+                 prefix: str = "") -> CountFigures:
     """Add each pair's events of `ranges` to its count document, exactly once.
 
     Every update is guarded by the range's start, and nothing is read; bulks go
@@ -95,7 +98,8 @@ def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ra
     pairs = list(pairs)
     bulks = [pairs[i:i + COUNT_BULK] for i in range(0, len(pairs), COUNT_BULK)]
     with ThreadPoolExecutor(COUNT_WRITERS, thread_name_prefix="count") as pool:
-        results = list(pool.map(lambda bulk: _write_bulk(collection, bulk, ranges, None), bulks))
+        results = list(pool.map(lambda bulk: _write_bulk(collection, bulk, ranges, None, prefix),
+                                bulks))
     total = CountFigures()
     for figures, _ in results:
         total.add(figures)
@@ -103,7 +107,7 @@ def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ra
     if refused:
         marks = {d["_id"]: d.get(COUNTED) for d in collection.find({}, {COUNTED: 1})}
         for bulk in refused:
-            figures, again = _write_bulk(collection, bulk, ranges, marks)
+            figures, again = _write_bulk(collection, bulk, ranges, marks, prefix)
             if again:
                 raise RuntimeError(f"{collection.name}: count documents changed while this "
                                    "run updated them (is another run active?)")
@@ -112,7 +116,22 @@ def apply_counts(collection: Collection, pairs: Iterable[PairEvents], ranges: Ra
 
 
 def _write_bulk(collection: Collection, bulk: list[PairEvents], ranges: Ranges,
-                marks: dict[str, dict] | None) -> tuple[CountFigures, bool]:
+                marks: dict[str, dict] | None, prefix: str) -> tuple[CountFigures, bool]:
     ops = [op for pair in bulk if (op := count_update(
-        pair, counting_starts(ranges, (marks or {}).get(pair.id)), ranges))]
+        pair, counting_starts(ranges, (marks or {}).get(pair.id), prefix), ranges, prefix))]
     return _write(collection, ops) if ops else (CountFigures(), False)
+
+
+STORED_LOOKUP = 2000  # ids per query: each query costs FerretDB a pass over the collection
+
+
+def stored_events(collection: Collection, topic: str, run: RunRange):
+    """(partition, offset, UserId, EventName) of the events of `run` found in the store:
+    how a range is counted once its topic is gone from Kafka (rare, and costly on FerretDB,
+    where each query reads the collection: a few queries per range)."""
+    ids = [Coordinates(topic, p, offset, run.topic_id, run.tagged).document_id
+           for p, span in sorted(run.ranges.items()) for offset in range(span.start, span.end)]
+    for i in range(0, len(ids), STORED_LOOKUP):
+        for doc in collection.find({"_id": {"$in": ids[i:i + STORED_LOOKUP]}},
+                                   {"UserId": 1, "EventName": 1, "Kafka": 1}):
+            yield doc["Kafka"]["Partition"], doc["Kafka"]["Offset"], doc["UserId"], doc["EventName"]

@@ -1,11 +1,10 @@
-"""One line for `invoke status`: the DAG's last run and the consumer group's lag."""
+"""One line for `invoke status`: the DAG's last run, the lag it left, open losses."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import httpx
-from kafka.errors import KafkaError
 
 from apps.settings import Settings
 
@@ -43,17 +42,40 @@ def last_run(settings: Settings) -> str:
     return run_line(run, landed, datetime.now(UTC))
 
 
-def group_lag(settings: Settings) -> str:
+def progress_line(progress: dict | None, open_losses: list[dict], now: datetime) -> str:
+    """The lag the last run left (records past its cap, and how long the oldest waits) and
+    the losses nobody acknowledged yet, as the runs recorded them."""
+    if not progress or not progress.get("LandedAt"):
+        line = "no run recorded yet"
+    elif progress.get("WaitingRecords"):
+        line = f"lag {progress['WaitingRecords']:,} records"
+        if progress.get("WaitingSince"):
+            line += f", the oldest from {age(progress['WaitingSince'], now)}"
+    else:
+        line = f"no lag at the last run ({age(progress['LandedAt'], now)})"
+    if open_losses:
+        records = sum(d["Records"] for d in open_losses)
+        line += (f"; {records:,} records LOST in {len(open_losses)} ranges "
+                 "(`invoke losses`)")
+    return line
+
+
+def recorded_progress(settings: Settings) -> str:
+    from pymongo.errors import PyMongoError
+
+    from apps import losses
+    from apps.mongo import DATA_LOSSES
     from apps.contract.models import USER_EVENTS_TOPIC
-    from apps.user_events import kafka_io
-    from apps.user_events.pipeline import GROUP_ID
+    from apps.user_events import mongo_io, progress
 
     try:
-        with kafka_io.consumer(settings, GROUP_ID) as consumer:
-            return f"lag {kafka_io.lag(consumer, USER_EVENTS_TOPIC):,} on {USER_EVENTS_TOPIC}"
-    except (KafkaError, LookupError) as exc:
-        return f"lag unknown ({exc.__class__.__name__})"
+        with mongo_io.client(settings, serverSelectionTimeoutMS=3000) as client:
+            db = client[settings.mongo_db]
+            return progress_line(progress.document(db, USER_EVENTS_TOPIC),
+                                 losses.open_losses(db[DATA_LOSSES]), datetime.now(UTC))
+    except PyMongoError as exc:
+        return f"progress unknown ({exc.__class__.__name__})"
 
 
 def activity(settings: Settings) -> str:
-    return f"{last_run(settings)}; {group_lag(settings)}"
+    return f"{last_run(settings)}; {recorded_progress(settings)}"

@@ -13,7 +13,8 @@ from apps.user_events.counts import (
 )
 from apps.user_events.documents import Coordinates, parse_event, to_document
 
-AT = Coordinates("UserEvents", 2, 41)
+TOPIC_ID = "e9d05b42-6dcc-43f2-bf85-024a74774e72"
+AT = Coordinates("UserEvents", 2, 41, TOPIC_ID)
 NOW = datetime(2026, 11, 28, 23, 0, 0, 123456, tzinfo=UTC)
 
 
@@ -33,7 +34,7 @@ def test_event_document_keeps_the_contract_fields_coordinates_and_ingestion_time
         "UserId": "u-1", "SessionId": "s-1", "EventName": "AddedBasket",
         "TimeStamp": datetime(2026, 11, 28, 10, 0, 0, 987000, tzinfo=UTC),
         "Attributes": {"ProductId": "p-7", "Price": 19.99, "Discount": 2.0},
-        "Kafka": {"Topic": "UserEvents", "Partition": 2, "Offset": 41},
+        "Kafka": {"Topic": "UserEvents", "TopicId": TOPIC_ID, "Partition": 2, "Offset": 41},
         "IngestedAt": datetime(2026, 11, 28, 23, 0, 0, 123000, tzinfo=UTC),
     }
     assert type(doc["EventName"]) is str  # stored as a plain string, not an enum member
@@ -43,6 +44,18 @@ def test_document_id_is_the_coordinates_so_a_replay_has_the_same_id():
     e = kafka_value(event())
     assert to_document(None, e, AT, NOW)[1]["_id"] == to_document(None, e, AT, NOW + timedelta(1))[1]["_id"]
     assert to_document(None, e, Coordinates("UserEvents", 2, 42), NOW)[1]["_id"] == "UserEvents:2:42"
+
+
+def test_a_later_incarnation_of_the_topic_lands_beside_the_first_not_on_it():
+    """The first incarnation the store saw keeps plain ids (as stored before incarnations
+    were told apart); a topic created anew names its topic id, so the same coordinates
+    make another document."""
+    e = kafka_value(event())
+    first = to_document(None, e, Coordinates("UserEvents", 2, 41, TOPIC_ID), NOW)[1]
+    later = to_document(None, e, Coordinates("UserEvents", 2, 41, "7f3a", tagged=True), NOW)[1]
+    assert first["_id"] == "UserEvents:2:41"
+    assert later["_id"] == "UserEvents@7f3a:2:41"
+    assert later["Kafka"]["TopicId"] == "7f3a"
 
 
 @pytest.mark.parametrize(("value", "error"), [
@@ -57,7 +70,7 @@ def test_a_message_that_is_not_a_valid_event_becomes_a_dead_letter(value, error)
     assert not valid
     assert error in doc["Error"]
     assert doc["_id"] == "UserEvents:2:41"
-    assert doc["Kafka"] == {"Topic": "UserEvents", "Partition": 2, "Offset": 41}
+    assert doc["Kafka"] == {"Topic": "UserEvents", "TopicId": TOPIC_ID, "Partition": 2, "Offset": 41}
     assert doc["Key"] == Binary(b"k")
     assert doc["Value"] == (None if value is None else Binary(value))
 
