@@ -154,6 +154,7 @@ def timestamps_at(c: KafkaConsumer, topic: str, offsets: dict[int, int],
     record did not come within the timeout are left out."""
     tps = {TopicPartition(topic, p): offset for p, offset in offsets.items()}
     c.assign(list(tps))
+    c.resume(*tps)  # a partition the run's read paused stays paused through assign()
     for tp, offset in tps.items():
         c.seek(tp, offset)
     found: dict[int, int] = {}

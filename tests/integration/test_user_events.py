@@ -73,7 +73,9 @@ def produce(settings, topic: str, messages: list[tuple[bytes | None, bytes | Non
     futures = [producer.send(topic, key=key, value=value) for key, value in messages]
     producer.flush()
     producer.close()
-    return [Coordinates(topic, m.partition, m.offset) for m in (f.get(30) for f in futures)]
+    topic_id = kafka_io.topic_id(settings, topic)
+    return [Coordinates(topic, m.partition, m.offset, topic_id)
+            for m in (f.get(30) for f in futures)]
 
 
 def send_events(settings, topic: str, events: list[UserEvent]) -> dict[str, UserEvent]:
@@ -105,7 +107,9 @@ def assert_landed_exactly(db, sent: dict[str, UserEvent]) -> None:
     assert set(stored) == set(sent)
     for doc_id, event in sent.items():
         topic, partition, offset = doc_id.rsplit(":", 2)
-        at = Coordinates(topic, int(partition), int(offset))
+        topic, tagged, topic_id = topic.partition("@")
+        at = Coordinates(topic, int(partition), int(offset),
+                         topic_id or stored[doc_id]["Kafka"]["TopicId"], bool(tagged))
         expected = event_document(event, at, stored[doc_id]["IngestedAt"])
         assert stored[doc_id] == expected
     assert counts(db) == recount(db) == expected_counts(sent)
@@ -127,8 +131,9 @@ def test_one_run_lands_every_event_as_sent_and_counts_equal_a_recount(stack, job
     assert_landed_exactly(db, sent)
     assert figures["land"] | {"seconds": 0} == {
         "topic": job.topic, "ranges": figures["land"]["ranges"], "read": 300, "inserted": 300,
+        "topic_id": kafka_io.topic_id(stack, job.topic), "tagged": False,
         "already_present": 0, "dead_lettered": 0, "dead_letters_already_present": 0,
-        "seconds": 0}
+        "waiting": 0, "lost": 0, "seconds": 0}
     pairs = expected_counts(sent)
     assert figures["count"]["events"] == 300
     assert figures["count"]["pairs"] == figures["count"]["pairs_created"] == len(pairs)
@@ -146,7 +151,7 @@ def test_a_run_failing_before_its_commit_is_replayed_exactly_once(stack, job, db
     sent |= send_events(stack, job.topic, known_events(150, seed=3))
     landed = pipeline.land(stack, job)
     assert (landed["read"], landed["inserted"], landed["already_present"]) == (350, 150, 200)
-    pipeline.count(stack, landed["ranges"], job)
+    pipeline.count(stack, landed, job)
     assert committed(stack, job) == {0: None, 1: None, 2: None}
     assert counts(db) == expected_counts(sent)
     # The next run has still more and replays all of it: counted documents refuse what they
@@ -173,7 +178,8 @@ def test_a_run_with_nothing_new_and_a_replayed_run_change_nothing(stack, job, db
     # The group's offsets moved back to the start: the whole range is read again, and
     # neither the events nor the counts change.
     with kafka_io.consumer(stack, job.group_id) as c:
-        kafka_io.commit(c, job.topic, {p: kafka_io.Span(0, 0) for p in range(TOPIC_PARTITIONS)})
+        kafka_io.commit(c, job.topic, {p: kafka_io.Span(0, 0) for p in range(TOPIC_PARTITIONS)},
+                        kafka_io.topic_id(stack, job.topic))
     replay = pipeline.run_once(stack, job)
     assert (replay["land"]["read"], replay["land"]["inserted"],
             replay["land"]["already_present"]) == (200, 0, 200)
@@ -223,7 +229,8 @@ def test_poison_messages_go_to_the_dead_letter_collection_and_the_run_goes_on(st
     assert committed(stack, job) == ends(stack, job)
     # A replay dead-letters nothing twice.
     with kafka_io.consumer(stack, job.group_id) as c:
-        kafka_io.commit(c, job.topic, {p: kafka_io.Span(0, 0) for p in range(TOPIC_PARTITIONS)})
+        kafka_io.commit(c, job.topic, {p: kafka_io.Span(0, 0) for p in range(TOPIC_PARTITIONS)},
+                        kafka_io.topic_id(stack, job.topic))
     replay = pipeline.run_once(stack, job)
     assert (replay["land"]["dead_lettered"], replay["land"]["dead_letters_already_present"]) == (0, 4)
     assert db[USER_EVENTS_DEAD_LETTER].count_documents({}) == 4
@@ -236,7 +243,7 @@ def test_mongodb_down_during_a_run_commits_nothing_and_the_next_run_lands_all(
     service_control.stop("mongo")
     try:
         with pytest.raises(pymongo.errors.ServerSelectionTimeoutError):
-            pipeline.count(stack, landed["ranges"], job)
+            pipeline.count(stack, landed, job)
         with pytest.raises(pymongo.errors.ServerSelectionTimeoutError):
             pipeline.run_once(stack, job)
     finally:
@@ -271,7 +278,7 @@ def test_counting_reads_no_history_and_writes_in_bulks_of_the_new_pairs(stack, j
     listener = Commands()
     monitoring.register(listener)  # clients made from now on report their commands
     try:
-        figures = pipeline.count(stack, landed["ranges"], job)
+        figures = pipeline.count(stack, landed, job)
     finally:
         monitoring._LISTENERS.command_listeners.remove(listener)
     writes = [c for c in listener.seen if c[0] not in ("ismaster", "hello", "endSessions")]
