@@ -28,28 +28,31 @@ from apps.user_events.alerting import alert_on_failure
         "on_failure_callback": alert_on_failure,  # called once the retries are spent
     },
     tags=["shopstream"],
+    # Empty: the pipeline's own. A triggered run may name a topic, consumer group and
+    # database of its own (the tests do), so it never touches the pipeline's data.
+    params={"topic": "", "group_id": "", "database": ""},
 )
 def user_events_to_mongo():
     @task
-    def land() -> dict:
+    def land(params=None) -> dict:
         from apps.settings import get_settings
         from apps.user_events import pipeline
 
-        return pipeline.land(get_settings())
+        return pipeline.land(get_settings(), pipeline.Job.from_params(params))
 
     @task
-    def count(landed: dict) -> dict:
+    def count(landed: dict, params=None) -> dict:
         from apps.settings import get_settings
         from apps.user_events import pipeline
 
-        return pipeline.count(get_settings(), landed)
+        return pipeline.count(get_settings(), landed, pipeline.Job.from_params(params))
 
     @task
-    def commit(landed: dict, counted: dict) -> dict:
+    def commit(landed: dict, counted: dict, params=None) -> dict:
         from apps.settings import get_settings
         from apps.user_events import pipeline
 
-        return pipeline.commit(get_settings(), landed)
+        return pipeline.commit(get_settings(), landed, pipeline.Job.from_params(params))
 
     landed = land()
     commit(landed, count(landed))

@@ -36,8 +36,9 @@ class AirflowApi:
     def import_errors(self) -> list[dict]:
         return self.get("/importErrors")["import_errors"]
 
-    def trigger(self, dag_id: str = DAG_ID) -> dict:
-        response = self.http.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    def trigger(self, dag_id: str = DAG_ID, conf: dict | None = None) -> dict:
+        response = self.http.post(f"/dags/{dag_id}/dagRuns",
+                                  json={"logical_date": None, "conf": conf or {}})
         response.raise_for_status()
         return response.json()
 

@@ -46,6 +46,15 @@ class Job:
     mongo_timeout_ms: int = 30_000
     cap: int | None = None  # records a run takes at most; None: USER_EVENTS_RUN_CAP
 
+    @classmethod
+    def from_params(cls, params: dict | None) -> Job:
+        """A DAG run's job: the pipeline's own, unless the run's conf names a topic, group
+        and database of its own (tests trigger the deployed DAG that way)."""
+        params = params or {}
+        return cls(topic=params.get("topic") or USER_EVENTS_TOPIC,
+                   group_id=params.get("group_id") or GROUP_ID,
+                   database=params.get("database") or None)
+
     def db(self, client, settings: Settings):
         return client[self.database or settings.mongo_db]
 

@@ -8,7 +8,6 @@ import os
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -20,8 +19,8 @@ from apps.mongo import USER_EVENT_COUNTS, USER_EVENTS
 from apps.settings import REPO_ROOT
 from apps.stack.services import airflow as airflow_service
 from apps.user_events.airflow_api import DAG_ID, AirflowApi
-from apps.user_events.counts import count_id
-from tests.integration.test_user_events import known_events
+from apps.api.local_server import running_api
+from tests.integration.test_user_events import job, known_events  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
@@ -56,35 +55,35 @@ def contract_fields(doc: dict) -> dict:
     return {k: doc[k] for k in ("UserId", "SessionId", "EventName", "TimeStamp", "Attributes")}
 
 
-def test_a_run_triggered_through_the_rest_api_lands_events_sent_through_the_api(stack, api):
-    """Through the deployed pipeline: its own users, removed from the collections after."""
-    events = [e.model_copy(update={"UserId": f"dag-test-{uuid.uuid4().hex[:8]}-{e.UserId}"})
-              for e in known_events(60, seed=11, users=4)]
-    with httpx.Client(base_url=stack.api_url, timeout=30) as http:
-        for event in events:
-            response = http.put("/SendEvent", content=event.model_dump_json(),
-                                headers={"content-type": "application/json"})
-            assert response.status_code == 202, response.text
-    run = wait_for_run(api, api.trigger()["dag_run_id"])
+def test_a_run_triggered_through_the_rest_api_lands_events_sent_through_the_api(
+        stack, api, job, tmp_path):
+    """The deployed DAG, triggered with a topic, group and database of the test's own, on
+    events sent through an API of the test's own: the pipeline's data is never touched."""
+    events = known_events(60, seed=11, users=4)
+    environment = {"KAFKA_USER_EVENTS_TOPIC": job.topic}
+    with running_api(stack, tmp_path / "api.log", environment=environment) as local:
+        local.wait_for_health(200)
+        with httpx.Client(base_url=local.url, timeout=30) as http:
+            for event in events:
+                response = http.put("/SendEvent", content=event.model_dump_json(),
+                                    headers={"content-type": "application/json"})
+                assert response.status_code == 202, response.text
+    conf = {"topic": job.topic, "group_id": job.group_id, "database": job.database}
+    run = wait_for_run(api, api.trigger(conf=conf)["dag_run_id"])
     assert run["state"] == "success"
-    assert api.task_result(run["dag_run_id"], "commit") is not None
+    assert api.task_result(run["dag_run_id"], "commit")["records"] == len(events)
 
-    users = sorted({e.UserId for e in events})
     expected = Counter((e.UserId, e.EventName.value) for e in events)
     with pymongo.MongoClient(stack.mongo_url, tz_aware=True) as client:
-        db = client[stack.mongo_db]
-        try:
-            stored = list(db[USER_EVENTS].find({"UserId": {"$in": users}}))
-            assert sorted(map(contract_fields, stored), key=repr) == sorted(
-                (contract_fields(e.model_dump(mode="python") | {"EventName": e.EventName.value,
-                 "TimeStamp": e.TimeStamp.replace(microsecond=e.TimeStamp.microsecond // 1000 * 1000)})
-                 for e in events), key=repr)
-            counts = {(d["UserId"], d["EventName"]): d["EventCount"]
-                      for d in db[USER_EVENT_COUNTS].find({"UserId": {"$in": users}})}
-            assert counts == dict(expected)
-        finally:
-            db[USER_EVENTS].delete_many({"UserId": {"$in": users}})
-            db[USER_EVENT_COUNTS].delete_many({"_id": {"$in": [count_id(*k) for k in expected]}})
+        db = client[job.database]
+        stored = list(db[USER_EVENTS].find())
+        assert sorted(map(contract_fields, stored), key=repr) == sorted(
+            (contract_fields(e.model_dump(mode="python") | {"EventName": e.EventName.value,
+             "TimeStamp": e.TimeStamp.replace(microsecond=e.TimeStamp.microsecond // 1000 * 1000)})
+             for e in events), key=repr)
+        counts = {(d["UserId"], d["EventName"]): d["EventCount"]
+                  for d in db[USER_EVENT_COUNTS].find()}
+        assert counts == dict(expected)
 
 
 class Webhook(BaseHTTPRequestHandler):
