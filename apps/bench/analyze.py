@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from apps.console import make_console
 from apps.analysis import analyses, reference
 from apps.analysis.lake import read_lake
 from apps.analysis.notebook import SHUFFLE_PARTITIONS
 from apps.bench.report import Figure
+from apps.console import make_console
 from apps.contract.models import PaymentType
 from apps.purchase_stream.config import MAX_OFFSETS_PER_TRIGGER
 from apps.purchase_stream.layout import RAW, RAW_ARROW, object_key

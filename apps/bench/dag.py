@@ -26,9 +26,8 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
-from apps.console import make_console
 from apps.bench.report import Figure
-
+from apps.console import make_console
 from apps.contract.models import TOPIC_PARTITIONS, UserEvent, kafka_key, kafka_value
 from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS
 from apps.generator.traffic import TrafficBuilder

@@ -33,11 +33,11 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
-from apps.console import make_console
 from apps.api.local_server import running_api
 from apps.bench import raw_producers
 from apps.bench.load import LoadResult, http_request, load
 from apps.bench.report import Figure
+from apps.console import make_console
 from apps.contract.models import (
     PURCHASED_ITEMS,
     TOPIC_PARTITIONS,

@@ -30,12 +30,12 @@ import httpx
 import psutil
 from rich.console import Console
 
-from apps.console import make_console
 from apps.api.local_server import running_api
 from apps.bench.background import Background
 from apps.bench.ingest import bench_topics
 from apps.bench.report import Figure
 from apps.bench.stream import JOB_START_S, LakeWatch, job_process, post_purchases, quantile
+from apps.console import make_console
 from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS
 from apps.contract.models import kafka_value
 from apps.generator.sender import JSON, RETRY_GRACE_S

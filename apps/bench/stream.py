@@ -34,11 +34,11 @@ from kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
-from apps.console import make_console
 from apps.api.local_server import running_api
 from apps.bench.background import Background
 from apps.bench.ingest import bench_topics
 from apps.bench.report import Figure
+from apps.console import make_console
 from apps.contract.models import TOPIC_PARTITIONS, kafka_key, kafka_value
 from apps.generator.traffic import TrafficBuilder
 from apps.purchase_stream.config import JOB_ENV, TRIGGER_SECONDS, StreamConfig, job_argv

@@ -14,7 +14,7 @@ from apps.bench.report import Figure
 
 SUITE = {"ingest": "apps.bench.ingest", "dag": "apps.bench.dag",
          "stream": "apps.bench.stream", "analyze": "apps.bench.analyze"}
-SEPARATE = {"soak": "apps.bench.soak"}
+SEPARATE = {"soak": "apps.bench.soak", "dag-backlog": "apps.bench.backlog"}
 KNOWN = {**SUITE, **SEPARATE}
 
 
