@@ -83,7 +83,9 @@ def mongo_found(settings: Settings, users: set[str], start: Offsets, end: Offset
         for chunk in _chunks(users):
             for doc in db[USER_EVENTS].find({"UserId": {"$in": chunk}}):
                 event = UserEvent.model_validate({f: doc[f] for f in fields}, strict=False)
-                stored.append((doc["_id"], event_key(event)))
+                kafka = doc["Kafka"]  # its coordinates, whichever incarnation named its id
+                stored.append((at(kafka["Topic"], kafka["Partition"], kafka["Offset"]),
+                               event_key(event)))
             for doc in db[USER_EVENT_COUNTS].find({"UserId": {"$in": chunk}}):
                 counts[(doc["UserId"], doc["EventName"])] = doc["EventCount"]
         dead = [doc["_id"] for doc in db[USER_EVENTS_DEAD_LETTER].find({}, {"Kafka": 1})
