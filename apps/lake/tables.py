@@ -1,0 +1,114 @@
+"""The lake's Delta tables in the S3 store: where they are, appending with marks, and the
+snapshot a reader reads (its version, its exact files).
+
+    s3://<bucket>/<root>raw/          purchases, partitioned by `dt` (the purchase's UTC date)
+    s3://<bucket>/<root>quarantine/   refused records, `dt` from their Kafka timestamp
+
+`root` is "" for the pipeline and a scratch prefix for tests and benchmarks. Readers read a
+snapshot: Spark the files of `snapshot()`, pyarrow and DuckDB `dataset()`, pandas
+`read().to_pandas()`; none lists folders (files a commit did not add, or one removed since,
+are not part of the table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, write_deltalake
+
+from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
+from apps.settings import Settings
+
+PERIOD = "dt"  # the partition column: one period per UTC date
+HISTORY_SCAN = 100  # commits searched for the newest marks (maintenance commits interleave)
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    area: str  # "raw" or "quarantine"
+    period_of: str  # the timestamp column whose UTC date is the row's period
+    root: str = ""
+
+    def uri(self, settings: Settings) -> str:
+        return f"s3://{settings.s3_bucket}/{self.root}{self.area}"
+
+    def under(self, root: str) -> LakeTable:
+        return LakeTable(self.area, self.period_of, root)
+
+
+RAW_TABLE = LakeTable("raw", "TimeStamp")
+QUARANTINE_TABLE = LakeTable("quarantine", "kafka_timestamp")
+
+
+def storage_options(settings: Settings) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": settings.s3_endpoint_url,
+        "AWS_ACCESS_KEY_ID": settings.s3_access_key,
+        "AWS_SECRET_ACCESS_KEY": settings.s3_secret_key.get_secret_value(),
+        "AWS_REGION": "us-east-1",
+        "AWS_ALLOW_HTTP": "false" if settings.s3_secure else "true",
+        "AWS_FORCE_PATH_STYLE": "true",
+    }
+
+
+def open_table(settings: Settings, table: LakeTable) -> DeltaTable | None:
+    """The table at its latest version; None while nothing was ever committed to it."""
+    uri, options = table.uri(settings), storage_options(settings)
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        return None
+    return DeltaTable(uri, storage_options=options)
+
+
+def with_period(rows: pa.Table, table: LakeTable) -> pa.Table:
+    return rows.append_column(PERIOD, pc.strftime(rows[table.period_of], format="%Y-%m-%d"))
+
+
+def append(settings: Settings, table: LakeTable, rows: pa.Table, marks: Marks) -> None:
+    """One commit: the rows, partitioned by period, and the table's marks once they are
+    held. It either happens whole or not at all (a conditional PUT of the log entry)."""
+    write_deltalake(table.uri(settings), with_period(rows, table), mode="append",
+                    partition_by=[PERIOD], schema_mode="merge",
+                    storage_options=storage_options(settings),
+                    commit_properties=CommitProperties(
+                        custom_metadata={COMMIT_KEY: marks.to_json()}))
+
+
+def committed_marks(settings: Settings, table: LakeTable, topic: str, topic_id: str
+                    ) -> Marks:
+    """The Kafka records of this incarnation the table holds (none yet: empty marks)."""
+    delta = open_table(settings, table)
+    found = marks_in_history(delta.history(HISTORY_SCAN), topic, topic_id) if delta else None
+    if found is None and delta is not None:
+        found = marks_in_history(delta.history(), topic, topic_id)  # a long maintenance run
+    return found or Marks(topic, topic_id)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a table: what a reader reads, and what a result records it read."""
+
+    version: int
+    files: list[str]  # s3:// URIs of its data files
+
+
+def snapshot(settings: Settings, table: LakeTable) -> Snapshot | None:
+    delta = open_table(settings, table)
+    return None if delta is None else Snapshot(delta.version(), sorted(delta.file_uris()))
+
+
+def dataset(settings: Settings, table: LakeTable, version: int | None = None):
+    """A pyarrow dataset of one version (the latest by default), for pyarrow and DuckDB;
+    None while the table does not exist."""
+    delta = open_table(settings, table)
+    if delta is None:
+        return None
+    if version is not None:
+        delta.load_as_version(version)
+    return delta.to_pyarrow_dataset()
+
+
+def read(settings: Settings, table: LakeTable, version: int | None = None) -> pa.Table | None:
+    found = dataset(settings, table, version)
+    return None if found is None else found.to_table()
