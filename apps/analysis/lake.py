@@ -1,5 +1,5 @@
-"""Reading the Parquet lake the streaming job writes (its layout: apps/purchase_stream/
-layout.py): every file under `raw/`, read from that top folder.
+"""Reading the purchase lake the streaming job writes (its layout: apps/purchase_stream/
+layout.py): the files of one version of the raw Delta table, as its log lists them.
 """
 
 from __future__ import annotations
@@ -53,29 +53,35 @@ def check_store(settings: Settings, url: str) -> None:
 
 @dataclass(frozen=True)
 class Lake:
-    """The rows read, and the exact files they came from (the stream keeps adding more)."""
+    """The rows of one version of the table, and the exact files they came from."""
 
     purchases: object  # pyspark DataFrame
     files: list[str]
+    version: int | None = None  # None: there is no table yet
 
     @property
     def empty(self) -> bool:
         return not self.files
 
 
-def read_lake(spark, url: str) -> Lake:
-    """Every Parquet file under `url` (Spark honours the stream's commit log there); a
-    folder without files is an empty lake, not an error."""
-    from pyspark.errors import AnalysisException
+def read_lake(spark, url: str, settings: Settings) -> Lake:
+    """The latest version of the raw table at `url` (`s3a://bucket/prefix/raw/`, or a local
+    folder): Spark reads exactly the files its Delta log lists, never a folder listing. No
+    table yet is an empty lake, not an error."""
+    from deltalake import DeltaTable
 
+    from apps.lake.tables import storage_options
+
+    remote = url.startswith(("s3a://", "s3://"))
+    uri = "s3://" + url.split("://", 1)[1].rstrip("/") if remote else url.rstrip("/")
+    options = storage_options(settings) if remote else None
     schema = RAW_SCHEMA
-    try:
-        purchases = spark.read.schema(schema).parquet(url)
-    except AnalysisException as exc:
-        if "PATH_NOT_FOUND" not in str(exc.getCondition() or exc):
-            raise
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
         return Lake(spark.createDataFrame([], schema), [])
-    files = sorted(purchases.inputFiles())
+    delta = DeltaTable(uri, storage_options=options)
+    files = sorted(delta.file_uris())
     if not files:
-        return Lake(spark.createDataFrame([], schema), [])
-    return Lake(purchases.select(*schema.names), files)
+        return Lake(spark.createDataFrame([], schema), [], delta.version())
+    readable = [f"s3a://{f.split('://', 1)[1]}" if remote else f for f in files]
+    purchases = spark.read.schema(schema).parquet(*readable)
+    return Lake(purchases.select(*schema.names), files, delta.version())

@@ -68,7 +68,7 @@ class AnalysisRun:
         self.spark = spark_session(self.settings, "shopstream-analysis",
                                    **{"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS,
                                       "spark.log.level": "ERROR"})
-        self.lake = read_lake(self.spark, self.url)
+        self.lake = read_lake(self.spark, self.url, self.settings)
         self.lines = analyses.order_lines(analyses.dedupe_orders(self.lake.purchases)).cache()
         self.order_count = analyses.orders_of(self.lines).count()
         self.results: dict[str, tuple[list[str], list[tuple]]] = {}
@@ -76,8 +76,9 @@ class AnalysisRun:
     def summary(self) -> str:
         if self.order_count == 0:
             return f"The lake at {self.url} holds no purchases yet: every result is empty."
-        return (f"{self.order_count:,} orders in {len(self.lake.files):,} Parquet files under "
-                f"{self.url}; as of {self.as_of:%Y-%m-%d %H:%M:%S} UTC.")
+        return (f"{self.order_count:,} orders in {len(self.lake.files):,} Parquet files of "
+                f"version {self.lake.version} of the table at {self.url}; as of "
+                f"{self.as_of:%Y-%m-%d %H:%M:%S} UTC.")
 
     def _keep(self, table: str, frame) -> Table:
         self.results[table] = store.frame_rows(frame, self.computed_at)
@@ -118,7 +119,8 @@ class AnalysisRun:
         (self.reports / SUMMARY).write_text(json.dumps({
             "as_of": self.as_of.isoformat(), "window_start": self.window.start.isoformat(),
             "window_end": self.window.end.isoformat(), "lake_url": self.url,
-            "orders": self.order_count, "files": self.lake.files, "counts": counts,
+            "orders": self.order_count, "files": self.lake.files,
+            "lake_version": self.lake.version, "counts": counts,
             "schema": self.schema,
         }, indent=2))
         return f"Replaced in schema {self.schema!r}: " + ", ".join(

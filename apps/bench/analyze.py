@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
 
@@ -28,10 +27,12 @@ from apps.analysis.notebook import SHUFFLE_PARTITIONS
 from apps.bench.report import Figure
 from apps.console import make_console
 from apps.contract.models import PaymentType
+from apps.lake import tables
+from apps.lake.marks import Marks
+from apps.lake.tables import RAW_TABLE
 from apps.purchase_stream.config import MAX_OFFSETS_PER_TRIGGER
-from apps.purchase_stream.layout import RAW, RAW_ARROW, object_key
+from apps.purchase_stream.layout import RAW, RAW_ARROW
 from apps.purchase_stream.store import lake_filesystem, s3a_url
-from apps.purchase_stream.writer import by_day
 from apps.settings import get_settings
 
 SIZES = (1_000_000, 5_000_000)
@@ -87,26 +88,28 @@ def purchases(n: int, seed: int = 7, users: int | None = None, products: int = 5
         "OrderId": strings("o", np.arange(n)),
         "Products": pa.ListArray.from_arrays(offsets, line_struct, type=PRODUCTS_TYPE),
         "PaymentType": flat(pa.array(payment, pa.string())),
+        "kafka_topic_id": pa.array(["bench"] * n, pa.string()),
         "kafka_partition": pa.array((user % 3).astype(np.int32)),
         "kafka_offset": pa.array(np.arange(n, dtype=np.int64)),
         "kafka_timestamp": stamps,
     })
     retried = np.sort(rng.choice(n, int(n * RETRIED), replace=False))
-    again = table.take(retried).set_column(8, "kafka_offset",
+    offset = table.schema.get_field_index("kafka_offset")
+    again = table.take(retried).set_column(offset, "kafka_offset",
                                            pa.array(n + np.arange(len(retried), dtype=np.int64)))
     return pa.concat_tables([table, again]).cast(RAW_ARROW)
 
 
 def write_lake(settings, table: pa.Table, prefix: str) -> int:
-    """The stream's layout: batches of its largest size, one object per batch and date."""
-    fs, objects = lake_filesystem(settings), 0
-    for batch_id, start in enumerate(range(0, len(table), MAX_OFFSETS_PER_TRIGGER)):
+    """As the stream writes: one commit per batch of its largest size (a file per date of
+    each batch); returns the files written."""
+    lake, marks, files = RAW_TABLE.under(prefix), Marks("bench", "bench"), 0
+    for start in range(0, len(table), MAX_OFFSETS_PER_TRIGGER):
         batch = table.slice(start, MAX_OFFSETS_PER_TRIGGER)
-        for day, rows in by_day(batch, "TimeStamp").items():
-            pq.write_table(rows, f"{settings.s3_bucket}/{object_key(prefix, RAW, day, batch_id)}",
-                           filesystem=fs)
-            objects += 1
-    return objects
+        marks = marks.after(batch)
+        tables.append(settings, lake, batch, marks)
+        files += len(set(pc.strftime(batch["TimeStamp"], format="%Y-%m-%d").to_pylist()))
+    return files
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ class Timing:
 
 def spark_four(spark, url: str) -> dict[str, list]:
     """What the notebook does, without PostgreSQL: read, dedupe once, collect four results."""
-    lines = analyses.order_lines(analyses.dedupe_orders(read_lake(spark, url).purchases)).cache()
+    lines = analyses.order_lines(analyses.dedupe_orders(
+        read_lake(spark, url, get_settings()).purchases)).cache()
     try:
         return {"top_products": analyses.top_products(lines).collect(),
                 "payment_types": analyses.payment_types(lines).collect(),
@@ -149,9 +153,7 @@ def measure(settings, spark, n: int, console: Console) -> Timing:
         spark_result = spark_four(spark, s3a_url(settings, f"{prefix}{RAW}/"))
         spark_s = time.perf_counter() - started
         started = time.perf_counter()
-        lake = ds.dataset(f"{settings.s3_bucket}/{prefix}{RAW}/", filesystem=fs,
-                          format="parquet", schema=RAW_ARROW)
-        duck = reference.analyse(lake, AS_OF)
+        duck = reference.analyse(tables.dataset(settings, RAW_TABLE.under(prefix)), AS_OF)
         duckdb_s = time.perf_counter() - started
         for name in ("top_products", "repeat_purchases"):  # the same answers, or no figure
             if len(spark_result[name]) != duck[name].num_rows:

@@ -1,5 +1,6 @@
 """What the stores hold for one run, read as outside clients read them: Kafka over the run's
-offset range, MongoDB, the lake listed by pyarrow, the analysis' tables in PostgreSQL.
+offset range, MongoDB, the lake's Delta tables read with the `deltalake` library, the
+analysis' tables in PostgreSQL.
 
 A run's records are told apart from everyone else's by their users: a fresh seed makes
 fresh UserIds, and every Kafka record is keyed by its UserId.
@@ -15,14 +16,13 @@ import pyarrow.dataset as ds
 from pydantic import ValidationError
 
 from apps.analysis import reference
-from apps.analysis.lake import bucket_and_key
 from apps.analysis.notebook import parse_as_of
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC, Purchase, UserEvent
 from apps.e2e.ledger import Ledger, event_key
 from apps.e2e.reconcile import Comparison, Found, Located, top_repeat
+from apps.lake import tables
+from apps.lake.tables import QUARANTINE_TABLE, RAW_TABLE
 from apps.mongo import USER_EVENT_COUNTS, USER_EVENTS, USER_EVENTS_DEAD_LETTER
-from apps.purchase_stream.layout import QUARANTINE, RAW, RAW_ARROW
-from apps.purchase_stream.store import lake_filesystem, read_lake
 from apps.settings import Settings
 from apps.user_events import kafka_io, mongo_io
 from apps.user_events.counts import Span
@@ -97,13 +97,13 @@ def mongo_found(settings: Settings, users: set[str], start: Offsets, end: Offset
 
 def lake_found(settings: Settings, users: set[str], start: Offsets, end: Offsets):
     """(raw/ rows of the run's users by their lineage, quarantine/ rows in the run's range)."""
-    raw = read_lake(settings, f"{RAW}/")
+    raw = tables.read(settings, RAW_TABLE)
     rows: list[Located] = []
     if raw is not None:
         ours = raw.filter(pc.is_in(raw["UserId"], value_set=pa.array(sorted(users), pa.string())))
         rows = [(at(PURCHASES_TOPIC, r["kafka_partition"], r["kafka_offset"]), r["OrderId"])
                 for r in ours.select(["kafka_partition", "kafka_offset", "OrderId"]).to_pylist()]
-    quarantine = read_lake(settings, f"{QUARANTINE}/")
+    quarantine = tables.read(settings, QUARANTINE_TABLE)
     quarantined = [] if quarantine is None else [
         at(PURCHASES_TOPIC, r["kafka_partition"], r["kafka_offset"])
         for r in quarantine.select(["kafka_partition", "kafka_offset"]).to_pylist()
@@ -114,15 +114,15 @@ def lake_found(settings: Settings, users: set[str], start: Offsets, end: Offsets
 def analysis_found(settings: Settings, analysis, users: set[str]):
     """(the run's OrderIds in the files the analysis read, the comparisons of its
     PostgreSQL tables with DuckDB over exactly those files)."""
-    files = analysis.summary["files"]
-    dataset = ds.dataset(["/".join(bucket_and_key(url)) for url in files],
-                         filesystem=lake_filesystem(settings), format="parquet", schema=RAW_ARROW)
+    files, version = analysis.summary["files"], analysis.summary["lake_version"]
+    dataset = tables.dataset(settings, RAW_TABLE, version)  # the version the analysis read
     orders = set(dataset.to_table(columns=["OrderId"], filter=ds.field("UserId").isin(
         sorted(users)))["OrderId"].to_pylist())
     expected = reference.analyse(dataset, parse_as_of(analysis.summary["as_of"]))
     repeat = expected["repeat_purchases"].to_pylist()
     return orders, [
-        Comparison(f"repeat_purchases (PostgreSQL) == DuckDB over the same {len(files)} files",
+        Comparison(f"repeat_purchases (PostgreSQL) == DuckDB over the same version {version} "
+                   f"({len(files)} files)",
                    analysis.tables["repeat_purchases"].rows, [tuple(r.values()) for r in repeat]),
         Comparison("sql/top_repeat.sql == recomputed from DuckDB's repeat_purchases",
                    analysis.tables["top_repeat"].rows, top_repeat(repeat)),

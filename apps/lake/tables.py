@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, convert_to_deltalake, write_deltalake
 
 from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
 from apps.settings import Settings
@@ -112,3 +112,22 @@ def dataset(settings: Settings, table: LakeTable, version: int | None = None):
 def read(settings: Settings, table: LakeTable, version: int | None = None) -> pa.Table | None:
     found = dataset(settings, table, version)
     return None if found is None else found.to_table()
+
+
+def adopt_plain_parquet(settings: Settings, table: LakeTable) -> bool:
+    """Make a folder of plain Parquet files (the lake as it was written before it was a
+    Delta table: `dt=YYYY-MM-DD/batch-N.parquet`) the table's first version, so no row
+    written before is left behind. True when it did; nothing to do for a Delta table or an
+    empty folder."""
+    from apps.stack.services.s3 import minio_client
+
+    uri, options = table.uri(settings), storage_options(settings)
+    if DeltaTable.is_deltatable(uri, storage_options=options):
+        return False
+    prefix = f"{table.root}{table.area}/"
+    if next(iter(minio_client(settings).list_objects(settings.s3_bucket, prefix,
+                                                     recursive=True)), None) is None:
+        return False
+    convert_to_deltalake(uri, partition_by=pa.schema([(PERIOD, pa.string())]),
+                         partition_strategy="hive", storage_options=options)
+    return True

@@ -1,14 +1,13 @@
-"""The lake's layout: which columns, which types, which object keys.
+"""The lake's layout: which columns, which types (a contract with the analysis).
 
-The analysis reads this exact layout, so it changes only together with it:
+Two Delta tables (apps/lake/tables.py), partitioned by `dt`:
+    <root>raw/         every Purchase field under its contract name and derived Spark type,
+                       then the lineage columns; dt is the purchase's date (TimeStamp, UTC)
+    <root>quarantine/  value (the Kafka record's bytes), reason, the lineage columns; dt is
+                       the date of the Kafka timestamp (a bad record may have no purchase date)
 
-    <root>raw/dt=YYYY-MM-DD/batch-<batch id, 12 digits>.parquet
-        every Purchase field under its contract name and derived Spark type, then the
-        lineage columns; dt is the purchase's date (its TimeStamp, UTC)
-    <root>quarantine/dt=YYYY-MM-DD/batch-<batch id, 12 digits>.parquet
-        value (the Kafka record's bytes), reason, the lineage columns; dt is the date of
-        the Kafka timestamp (a bad record may have no purchase date)
-
+A row's identity is its Kafka record: `kafka_topic_id` (the topic's incarnation, Kafka's
+topic id; null in rows written before it was kept), `kafka_partition`, `kafka_offset`.
 `root` is "" for the pipeline and a scratch prefix for tests and benchmarks.
 """
 
@@ -41,14 +40,17 @@ LINEAGE = StructType([
     StructField("kafka_offset", LongType(), nullable=False),
     StructField("kafka_timestamp", TimestampType(), nullable=False),
 ])
-LINEAGE_COLUMNS = LINEAGE.names
+# The Spark job knows a record's partition, offset and time; the topic id it is given.
+TOPIC_ID = StructField("kafka_topic_id", StringType(), nullable=True)
+LAKE_LINEAGE = StructType([TOPIC_ID, *LINEAGE.fields])
+LINEAGE_COLUMNS = LAKE_LINEAGE.names
 
 # A row of the lake: the purchase, then where it came from.
-RAW_SCHEMA = StructType([*PURCHASE.fields, *LINEAGE.fields])
+RAW_SCHEMA = StructType([*PURCHASE.fields, *LAKE_LINEAGE.fields])
 QUARANTINE_SCHEMA = StructType([
     StructField(VALUE, BinaryType(), nullable=True),  # a Kafka tombstone has no value
     StructField(REASON, StringType(), nullable=False),
-    *LINEAGE.fields,
+    *LAKE_LINEAGE.fields,
 ])
 # What validation makes of one Kafka record: a purchase (reason null) or a reason and the
 # raw value (purchase fields null). One schema for both, so one pass yields both outputs.
@@ -70,16 +72,3 @@ def arrow_schema(schema: StructType) -> pa.Schema:
 RAW_ARROW = arrow_schema(RAW_SCHEMA)
 QUARANTINE_ARROW = arrow_schema(QUARANTINE_SCHEMA)
 VALIDATED_ARROW = arrow_schema(VALIDATED_SCHEMA)
-
-
-def object_key(root: str, area: str, day: str, batch_id: int) -> str:
-    """The one object a micro-batch writes for one date of one area.
-
-    It depends only on the batch id and a date taken from the batch's records, both fixed
-    by Spark's offset log before the batch runs: a replayed batch writes the same keys.
-    """
-    if area not in (RAW, QUARANTINE):
-        raise ValueError(f"unknown lake area {area!r}: expected {RAW!r} or {QUARANTINE!r}")
-    if batch_id < 0:
-        raise ValueError(f"a batch id is never negative: {batch_id}")
-    return f"{root}{area}/{PARTITION_COLUMN}={day}/batch-{batch_id:012d}.parquet"

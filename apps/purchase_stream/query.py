@@ -5,8 +5,9 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
+from apps.lake import tables
 from apps.purchase_stream.config import StreamConfig
-from apps.purchase_stream.store import object_put
+from apps.purchase_stream.resume import StartPoint, prepare
 from apps.purchase_stream.transform import kafka_records, validated
 from apps.purchase_stream.writer import BatchWriter
 from apps.settings import Settings
@@ -20,12 +21,13 @@ DRIVER_OPTIONS = {
 }
 
 
-def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig) -> DataFrame:
+def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig,
+                 start: StartPoint) -> DataFrame:
     return (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
         .option("subscribe", config.topic)
-        .option("startingOffsets", "earliest")  # the first start only: then the checkpoint
+        .option("startingOffsets", start.starting_offsets)  # without a checkpoint only
         .option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
         .load()
     )
@@ -34,9 +36,12 @@ def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig) 
 def start(spark: SparkSession, settings: Settings, config: StreamConfig, *,
           available_now: bool = False) -> StreamingQuery:
     """Start the query; `available_now` processes what the topic holds, then stops."""
-    rows = validated(kafka_records(kafka_source(spark, settings, config)))
+    point = prepare(settings, config)
+    rows = validated(kafka_records(kafka_source(spark, settings, config, point)))
+    writer = BatchWriter(lambda table, new, marks: tables.append(settings, table, new, marks),
+                         config.root, dict(point.marks), point.topic.topic_id)
     writer = (
-        rows.writeStream.foreachBatch(BatchWriter(object_put(settings), config.root))
+        rows.writeStream.foreachBatch(writer)
         .option("checkpointLocation", str(config.checkpoint))
     )
     if available_now:

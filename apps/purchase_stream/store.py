@@ -1,25 +1,11 @@
-"""The S3 store as the stream writes it and as outside readers (pyarrow, DuckDB) list it."""
+"""The S3 store under the lake: pyarrow's view of it, Spark's URLs, scratch prefixes."""
 
 from __future__ import annotations
-
-import io
 
 import pyarrow.fs as pafs
 
 from apps.settings import Settings
 from apps.stack.services.s3 import minio_client
-
-
-def object_put(settings: Settings):
-    """`put(key, data)`: one PUT of a whole object into the bucket (atomic on S3)."""
-    client = minio_client(settings)
-    bucket = settings.s3_bucket
-
-    def put(key: str, data: bytes) -> None:
-        client.put_object(bucket, key, io.BytesIO(data), len(data),
-                          content_type="application/vnd.apache.parquet")
-
-    return put
 
 
 def lake_filesystem(settings: Settings) -> pafs.S3FileSystem:
@@ -36,19 +22,6 @@ def lake_filesystem(settings: Settings) -> pafs.S3FileSystem:
 def s3a_url(settings: Settings, path: str) -> str:
     """`s3a://<bucket>/<path>`, as Spark reads it."""
     return f"s3a://{settings.s3_bucket}/{path}"
-
-
-def read_lake(settings: Settings, path: str):
-    """Every Parquet object under `path` (e.g. `raw/`) as one pyarrow Table, the way an
-    outside reader lists the folder: `dt` from the hive-style folder names. None if empty."""
-    import pyarrow.dataset as ds
-
-    filesystem = lake_filesystem(settings)
-    folder = f"{settings.s3_bucket}/{path}".rstrip("/")
-    if filesystem.get_file_info(folder).type == pafs.FileType.NotFound:
-        return None
-    dataset = ds.dataset(folder, filesystem=filesystem, format="parquet", partitioning="hive")
-    return dataset.to_table()
 
 
 def remove_prefix(settings: Settings, prefix: str) -> int:

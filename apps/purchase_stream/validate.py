@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pyspark.sql.types import ArrayType, DataType, DecimalType, StructType
 
 from apps.contract.models import Purchase
-from apps.purchase_stream.layout import LINEAGE_COLUMNS, PURCHASE, REASON, VALIDATED_ARROW, VALUE
+from apps.purchase_stream.layout import LINEAGE, PURCHASE, REASON, VALIDATED_ARROW, VALUE
 
 
 def error_reason(error: ValidationError) -> str:
@@ -60,7 +60,7 @@ def validate_value(value: bytes | None) -> tuple[dict | None, str | None]:
 def validate_batch(records: pa.RecordBatch) -> pa.RecordBatch:
     """A batch of Kafka records (value + lineage) -> a batch of `VALIDATED_ARROW` rows."""
     rows = []
-    lineage = {name: records.column(name).to_pylist() for name in LINEAGE_COLUMNS}
+    lineage = {name: records.column(name).to_pylist() for name in LINEAGE.names}
     for i, value in enumerate(records.column(VALUE).to_pylist()):
         purchase, reason = validate_value(value)
         row = {name: column[i] for name, column in lineage.items()}

@@ -12,11 +12,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import OffsetOutOfRangeError
 from kafka.structs import OffsetAndMetadata
 
+from apps.kafka_admin import describe_topic
 from apps.settings import Settings
 from apps.user_events.counts import Ranges, Span
 
@@ -48,14 +49,7 @@ class TopicChanged(RuntimeError):
 
 def topic_id(settings: Settings, topic: str) -> str:
     """The topic's incarnation: Kafka's id for it, new when it is deleted and created again."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers, request_timeout_ms=30_000)
-    try:
-        [described] = admin.describe_topics([topic])
-    finally:
-        admin.close()
-    if described["error_code"] or not described.get("topic_id"):
-        raise LookupError(f"Kafka topic {topic!r} does not exist")
-    return str(described["topic_id"])
+    return describe_topic(settings, topic).topic_id
 
 
 def check_topic(settings: Settings, topic: str, expected_id: str) -> None:

@@ -1,7 +1,8 @@
 """The purchase stream against real Kafka, the real S3 store and real Spark.
 
 Each test has its own topic, lake prefix and checkpoint (never `raw/`), and runs the
-stream's query in the test run's one local[1] session until the topic is drained.
+stream's query in the test run's one local[1] session until the topic is drained. The
+lake is read by `deltalake` itself (not the project's reader) and by Spark.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from apps.contract.models import TOPIC_PARTITIONS, Purchase, kafka_key, kafka_va
 from apps.generator.traffic import TrafficBuilder
 from apps.purchase_stream import query
 from apps.purchase_stream.config import StreamConfig
-from apps.purchase_stream.store import read_lake, remove_prefix, s3a_url
+from apps.analysis.lake import read_lake
+from apps.kafka_admin import describe_topic
+from apps.lake.tables import QUARANTINE_TABLE, RAW_TABLE, storage_options
+from apps.purchase_stream.store import remove_prefix, s3a_url
 from apps.settings import Settings, get_settings
 from apps.stack.services import kafka, s3
 
@@ -91,7 +95,12 @@ class Scratch:
         assert stream.exception() is None
 
     def read(self, area: str):
-        return read_lake(self.settings, f"{self.config.root}{area}/")
+        """The table's latest version, read by the `deltalake` library itself."""
+        from deltalake import DeltaTable
+
+        table = {"raw": RAW_TABLE, "quarantine": QUARANTINE_TABLE}[area].under(self.config.root)
+        return DeltaTable(table.uri(self.settings),
+                          storage_options=storage_options(self.settings)).to_pyarrow_table()
 
     def close(self) -> None:
         self.producer.close()
@@ -145,17 +154,24 @@ def test_poison_records_go_to_quarantine_with_a_reason(landed):
     assert reasons[4].startswith("SessionId: Field required")
 
 
-def test_spark_reads_everything_from_the_top_folder(landed, spark):
+def test_spark_reads_exactly_the_files_of_the_tables_version(landed, spark):
+    from pyspark.sql import functions as F
+
     scratch, sent, *_ = landed
-    frame = spark.read.parquet(s3a_url(scratch.settings, f"{scratch.config.root}raw/"))
+    lake = read_lake(spark, s3a_url(scratch.settings, f"{scratch.config.root}raw/"),
+                     scratch.settings)
+    frame = lake.purchases
     assert dict(frame.dtypes)["TotalPrice"] == "decimal(16,2)"
     assert dict(frame.dtypes)["TimeStamp"] == "timestamp"
-    assert dict(frame.dtypes)["dt"] == "date"
     assert frame.count() == N
     assert sorted(r.OrderId for r in frame.select("OrderId").collect()) == \
         sorted(p.OrderId for p in sent)
-    by_day = {str(r.dt): r["count"] for r in frame.groupBy("dt").count().collect()}
-    assert by_day == {"2025-06-01": 134, "2025-06-02": 133, "2025-06-03": 133}
+    topic_id = describe_topic(scratch.settings, scratch.config.topic).topic_id
+    assert {r.kafka_topic_id for r in frame.select("kafka_topic_id").distinct().collect()} == \
+        {topic_id}
+    days = frame.groupBy(F.to_date("TimeStamp").alias("day")).count().collect()
+    assert {str(r.day): r["count"] for r in days} == {
+        "2025-06-01": 134, "2025-06-02": 133, "2025-06-03": 133}
 
 
 def test_a_restart_from_the_checkpoint_adds_nothing_and_takes_what_is_new(landed, spark):
@@ -167,3 +183,21 @@ def test_a_restart_from_the_checkpoint_adds_nothing_and_takes_what_is_new(landed
     assert table.num_rows == N + 10
     assert len(set(table.column("OrderId").to_pylist())) == N + 10
     assert table.filter(pc.starts_with(table["OrderId"], "o-2-")).num_rows == 10
+
+
+def test_a_new_checkpoint_on_the_existing_lake_starts_at_its_marks_and_doubles_nothing(
+        landed, spark, tmp_path):
+    """The checkpoint deleted (or a fresh clone on the same bucket): the stream starts where
+    the lake's commits say it holds records, neither from the earliest nor the latest."""
+    scratch, *_ = landed
+    before = scratch.read("raw").num_rows
+    scratch.config = StreamConfig(**{**scratch.config.__dict__,
+                                     "checkpoint": tmp_path / "a-new-checkpoint"})
+    scratch.send_purchases(purchases(7, seed=3))
+    scratch.drain(spark)
+    table = scratch.read("raw")
+    assert table.num_rows == before + 7
+    assert len(set(table.column("OrderId").to_pylist())) == before + 7
+    quarantine = scratch.read("quarantine")
+    assert quarantine.num_rows == len({(r["kafka_partition"], r["kafka_offset"])
+                                       for r in quarantine.to_pylist()})

@@ -104,21 +104,27 @@ def test_duckdb_reference_gives_the_same_answers():
     assert tuples(results["repeat_purchases"].to_pylist()) == REPEAT_PURCHASES
 
 
-def test_read_lake_from_the_top_folder(spark, tmp_path):
-    from pyspark.sql import functions as F
+def test_read_lake_reads_the_files_of_the_tables_latest_version(spark, settings, tmp_path):
+    from deltalake import DeltaTable, write_deltalake
 
-    frame = spark.createDataFrame(golden_arrow().to_pylist(), RAW_SCHEMA)
-    frame.withColumn("dt", F.to_date("TimeStamp")).write.partitionBy("dt").parquet(
-        str(tmp_path / "raw"))
-    lake = read_lake(spark, str(tmp_path / "raw"))
+    from apps.lake.tables import RAW_TABLE, with_period
+
+    rows = golden_arrow()
+    for half in (rows.slice(0, 5), rows.slice(5)):  # two commits, as two batches make
+        write_deltalake(str(tmp_path / "raw"), with_period(half, RAW_TABLE), mode="append",
+                        partition_by=["dt"])
+    (tmp_path / "raw" / "dt=2026-11-28" / "stray.parquet").write_bytes(b"not in the log")
+    lake = read_lake(spark, str(tmp_path / "raw"), settings)
+    assert lake.version == 1 and sorted(lake.files) == sorted(
+        DeltaTable(str(tmp_path / "raw")).file_uris())
     assert {f.split("/")[-2] for f in lake.files} == {"dt=2026-11-27", "dt=2026-11-28"}
     assert lake.purchases.count() == len(lake_rows())
     lines = analyses.order_lines(analyses.dedupe_orders(lake.purchases))
     assert tuples(analyses.repeat_purchases(lines).collect()) == REPEAT_PURCHASES
 
 
-def test_a_missing_or_empty_lake_is_empty(spark, tmp_path):
+def test_a_missing_or_empty_lake_is_empty(spark, settings, tmp_path):
     (tmp_path / "empty").mkdir()
     for path in (tmp_path / "missing", tmp_path / "empty"):
-        lake = read_lake(spark, str(path))
+        lake = read_lake(spark, str(path), settings)
         assert lake.empty and lake.files == [] and lake.purchases.count() == 0

@@ -82,7 +82,8 @@ def lake_rows() -> list[dict]:
             "SessionId": f"s-{order}", "TimeStamp": placed_at, "UserId": user,
             "TotalPrice": sum((n * (d(price) - d(off)) for _, n, price, off in lines), d("0")),
             "OrderId": order, "Products": products, "PaymentType": payment,
-            "kafka_partition": partition, "kafka_offset": offsets[partition],
+            "kafka_topic_id": "golden", "kafka_partition": partition,
+            "kafka_offset": offsets[partition],
             "kafka_timestamp": placed_at,
         })
     return rows

@@ -1,5 +1,6 @@
 """The stream's pure parts: validation by the contract, the lake layout, the batch split,
-object keys, progress, the failure streak and the service spec."""
+the commits a batch makes, where a stream starts, progress, the failure streak and the
+service spec."""
 
 import io
 import json
@@ -15,7 +16,12 @@ from apps.contract.models import Purchase, kafka_value
 from apps.purchase_stream import alert, layout, progress
 from apps.purchase_stream.config import StreamConfig, job_argv, parse_args
 from apps.purchase_stream.validate import validate_batch, validate_value
-from apps.purchase_stream.writer import batch_objects, parquet_bytes, split
+from apps.lake.marks import Marks
+from apps.purchase_stream.resume import starting_offsets
+from apps.purchase_stream.writer import BatchWriter, split
+from apps.kafka_admin import TopicDescription
+
+TOPIC_ID = "2870ed4a-2f24-4d00-bbb9-c740b376cc15"
 
 KAFKA_TIME = datetime(2025, 6, 2, 23, 59, 59, tzinfo=UTC)
 PURCHASE = {
@@ -88,57 +94,77 @@ def test_split_puts_valid_rows_in_the_raw_layout_and_bad_ones_in_quarantine():
     validated = pa.Table.from_batches([validate_batch(kafka_batch(
         [purchase_json(OrderId="b"), b"{}", purchase_json(OrderId="a")],
         offsets=[7, 5, 3], partitions=[1, 1, 0]))])
-    raw, quarantine = split(validated)
+    raw, quarantine = split(validated, TOPIC_ID)
     assert raw.schema == layout.RAW_ARROW
     assert raw.schema.names == [*layout.PURCHASE.names, *layout.LINEAGE_COLUMNS]
     assert raw.column("OrderId").to_pylist() == ["a", "b"]  # Kafka order
+    assert raw.column("kafka_topic_id").to_pylist() == [TOPIC_ID, TOPIC_ID]
     assert quarantine.schema == layout.QUARANTINE_ARROW
     assert quarantine.to_pylist()[0]["value"] == b"{}"
 
 
 def test_the_parquet_schema_is_the_contracts():
-    raw, _ = split(pa.Table.from_batches([validate_batch(kafka_batch([purchase_json()]))]))
-    read = pq.read_table(io.BytesIO(parquet_bytes(raw)))
+    raw, _ = split(pa.Table.from_batches([validate_batch(kafka_batch([purchase_json()]))]), "t")
+    buffer = io.BytesIO()
+    pq.write_table(raw, buffer)
+    read = pq.read_table(io.BytesIO(buffer.getvalue()))
     assert read.schema.field("TotalPrice").type == pa.decimal128(16, 2)
     assert read.schema.field("TimeStamp").type == pa.timestamp("us", tz="UTC")
     assert read.schema.field("kafka_partition").type == pa.int32()
     assert read.column("Products").to_pylist()[0][0]["ItemPrice"] == Decimal("411522.63")
 
 
-def test_a_batch_writes_one_object_per_area_and_date_keyed_by_its_id():
-    values = [purchase_json(OrderId="x", TimeStamp="2025-06-01T10:00:00Z"),
-              purchase_json(OrderId="y", TimeStamp="2025-06-02T10:00:00Z"), b"oops"]
-    objects = batch_objects(pa.Table.from_batches([validate_batch(kafka_batch(values))]),
-                            "scratch/", 42)
-    assert {o.key: o.table.num_rows for o in objects} == {
-        "scratch/raw/dt=2025-06-01/batch-000000000042.parquet": 1,
-        "scratch/raw/dt=2025-06-02/batch-000000000042.parquet": 1,
-        "scratch/quarantine/dt=2025-06-02/batch-000000000042.parquet": 1,  # Kafka's date
-    }
+class Commits:
+    """What a BatchWriter commits: (table area, rows, marks) in order."""
+
+    def __init__(self):
+        self.made: list[tuple[str, list[tuple[int, int]], dict[int, int]]] = []
+
+    def __call__(self, table, rows, marks):
+        self.made.append((table.area, list(zip(rows["kafka_partition"].to_pylist(),
+                                                 rows["kafka_offset"].to_pylist())), marks.ends))
 
 
-def test_a_replayed_batch_writes_the_same_objects_byte_for_byte():
-    # A replay reads the same offsets, but its rows may reach the driver in another order.
-    values = [purchase_json(OrderId=str(i)) for i in range(6)] + [b"bad"]
-    batch = kafka_batch(values, offsets=[4, 2, 9, 1, 0, 3, 8], partitions=[0, 1, 0, 2, 1, 0, 2])
-    first = batch_objects(pa.Table.from_batches([validate_batch(batch)]), "", 3)
-    shuffled = pa.Table.from_batches([validate_batch(batch)]).take([6, 3, 1, 0, 5, 2, 4])
-    again = batch_objects(shuffled, "", 3)
-    assert [o.key for o in first] == [o.key for o in again]
-    assert [parquet_bytes(o.table) for o in first] == [parquet_bytes(o.table) for o in again]
+def writer(commits: Commits, marks: dict | None = None) -> BatchWriter:
+    empty = {area: Marks("PurchasedItem", TOPIC_ID) for area in ("raw", "quarantine")}
+    return BatchWriter(commits, "scratch/", {**empty, **(marks or {})}, TOPIC_ID)
+
+
+def test_a_batch_commits_quarantine_first_then_raw_with_marks_over_the_whole_batch():
+    values = [purchase_json(OrderId="x"), b"oops", purchase_json(OrderId="y")]
+    commits = Commits()
+    writer(commits).write(pa.Table.from_batches([validate_batch(kafka_batch(
+        values, offsets=[10, 11, 4], partitions=[0, 0, 1]))]))
+    assert commits.made == [
+        ("quarantine", [(0, 11)], {0: 12}),
+        ("raw", [(0, 10), (1, 4)], {0: 12, 1: 5}),  # the quarantined record is covered too
+    ]
+
+
+def test_a_replayed_batch_commits_nothing_and_a_partly_written_one_only_the_rest():
+    values = [purchase_json(OrderId=str(i)) for i in range(4)] + [b"bad"]
+    batch = pa.Table.from_batches([validate_batch(kafka_batch(
+        values, offsets=[4, 2, 9, 1, 0], partitions=[0, 1, 0, 2, 1]))])
+    commits = Commits()
+    batch_writer = writer(commits)
+    batch_writer.write(batch)
+    batch_writer.write(batch.take([4, 3, 1, 0, 2]))  # replayed, rows in another order
+    assert [area for area, _, _ in commits.made] == ["quarantine", "raw"]
+    # A crash after the quarantine commit: the replay writes the raw rows only.
+    crashed = Commits()
+    writer(crashed, {"quarantine": Marks("PurchasedItem", TOPIC_ID, {1: 1})}).write(batch)
+    assert [area for area, _, _ in crashed.made] == ["raw"]
+
+
+def test_a_stream_without_checkpoint_starts_at_the_raw_marks_else_the_earliest():
+    topic = TopicDescription("PurchasedItem", TOPIC_ID, [0, 1, 2])
+    assert json.loads(starting_offsets(topic, Marks("PurchasedItem", TOPIC_ID, {0: 12, 2: 7}))) \
+        == {"PurchasedItem": {"0": 12, "1": -2, "2": 7}}
 
 
 def test_split_refuses_a_table_of_another_shape():
     with pytest.raises(ValueError, match="expected the validated schema"):
-        split(pa.table({"x": [1]}))
-
-
-def test_object_keys():
-    assert layout.object_key("", "raw", "2025-06-01", 7) == "raw/dt=2025-06-01/batch-000000000007.parquet"
-    with pytest.raises(ValueError, match="unknown lake area 'raws'"):
-        layout.object_key("", "raws", "2025-06-01", 7)
-    with pytest.raises(ValueError, match="never negative"):
-        layout.object_key("", "raw", "2025-06-01", -1)
+        split(pa.table({"x": [1]}), TOPIC_ID)
 
 
 def test_config_defaults_and_bad_arguments(capsys):

@@ -1,0 +1,68 @@
+"""Where the stream starts: from its checkpoint, or, without one, from what the lake holds.
+
+A checkpoint belongs to one incarnation of the topic: a topic deleted and created again
+starts its offsets over, so a checkpoint of the old one is moved aside (kept, never
+deleted) and the stream starts on the new topic from the lake's marks for it (none yet:
+the earliest offset). Without a checkpoint (deleted, or a fresh clone on an existing
+bucket), the stream starts at the raw table's marks: never from the earliest (the lake
+would hold those rows already; the marks skip them anyway) or the latest (a gap).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.kafka_admin import TopicDescription, describe_topic
+from apps.lake.marks import Marks
+from apps.lake.tables import QUARANTINE_TABLE, RAW_TABLE, adopt_plain_parquet, committed_marks
+from apps.purchase_stream.config import StreamConfig
+from apps.settings import Settings
+
+log = logging.getLogger(__name__)
+EARLIEST = -2  # the Kafka source's word for a partition's first offset
+
+
+def starting_offsets(topic: TopicDescription, raw: Marks) -> str:
+    """The Kafka source's `startingOffsets` (used only when there is no checkpoint)."""
+    return json.dumps({topic.name: {str(p): raw.ends.get(p, EARLIEST) for p in topic.partitions}})
+
+
+def topic_marker(checkpoint: Path) -> Path:
+    return checkpoint.with_name(f"{checkpoint.name}.topic-id")
+
+
+def guard_checkpoint(checkpoint: Path, topic_id: str) -> Path | None:
+    """Move a checkpoint of another incarnation of the topic aside; returns where to."""
+    marker = topic_marker(checkpoint)
+    was = marker.read_text().strip() if marker.exists() else None
+    moved = None
+    if checkpoint.exists() and was is not None and was != topic_id:
+        moved = checkpoint.with_name(f"{checkpoint.name}.topic-{was}")
+        checkpoint.rename(moved)
+        log.warning("the topic was created anew (id %s, was %s): its old checkpoint is kept at "
+                    "%s; the stream starts on the new topic", topic_id, was, moved)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(topic_id)
+    return moved
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    topic: TopicDescription
+    marks: dict[str, Marks]  # by table area: what each table holds of this incarnation
+    starting_offsets: str
+
+
+def prepare(settings: Settings, config: StreamConfig) -> StartPoint:
+    topic = describe_topic(settings, config.topic)
+    tables = (RAW_TABLE.under(config.root), QUARANTINE_TABLE.under(config.root))
+    for table in tables:
+        if adopt_plain_parquet(settings, table):
+            log.info("the plain Parquet files under %s are the Delta table's first version",
+                     table.uri(settings))
+    marks = {t.area: committed_marks(settings, t, topic.name, topic.topic_id) for t in tables}
+    guard_checkpoint(config.checkpoint, topic.topic_id)
+    return StartPoint(topic, marks, starting_offsets(topic, marks[RAW_TABLE.area]))
