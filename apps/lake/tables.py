@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from deltalake import CommitProperties, DeltaTable, convert_to_deltalake, write_deltalake
+from deltalake import (
+    CommitProperties, DeltaTable, Field, Schema, convert_to_deltalake, write_deltalake,
+)
 
 from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
 from apps.settings import Settings
@@ -128,6 +130,6 @@ def adopt_plain_parquet(settings: Settings, table: LakeTable) -> bool:
     if next(iter(minio_client(settings).list_objects(settings.s3_bucket, prefix,
                                                      recursive=True)), None) is None:
         return False
-    convert_to_deltalake(uri, partition_by=pa.schema([(PERIOD, pa.string())]),
+    convert_to_deltalake(uri, partition_by=Schema([Field(PERIOD, "string")]),
                          partition_strategy="hive", storage_options=options)
     return True

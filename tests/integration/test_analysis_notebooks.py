@@ -9,16 +9,17 @@ import uuid
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from matplotlib.image import imread
 
 from apps.analysis import store
 from apps.analysis.charts import BAR
 from apps.analysis.run import analyze
-from apps.purchase_stream.layout import RAW, RAW_ARROW, object_key
-from apps.purchase_stream.store import lake_filesystem, s3a_url
-from apps.purchase_stream.writer import by_day
+from apps.lake import tables
+from apps.lake.marks import Marks
+from apps.lake.tables import RAW_TABLE
+from apps.purchase_stream.layout import RAW, RAW_ARROW
+from apps.purchase_stream.store import remove_prefix, s3a_url
 from tests.unit.test_analysis_golden import (
     AS_OF,
     HOUR_START,
@@ -35,16 +36,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def golden_lake(stack):
-    """The golden rows as the stream lays them out: the retried o02 in a later batch."""
-    fs, prefix = lake_filesystem(stack), f"tests/analysis-{uuid.uuid4().hex[:10]}/"
-    table = pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW)
-    keys = []
-    for batch_id, rows in enumerate((table.slice(0, len(ORDERS)), table.slice(len(ORDERS)))):
-        for day, part in by_day(rows, "TimeStamp").items():
-            keys.append(object_key(prefix, RAW, day, batch_id))
-            pq.write_table(part, f"{stack.s3_bucket}/{keys[-1]}", filesystem=fs)
-    yield s3a_url(stack, f"{prefix}{RAW}/"), sorted(s3a_url(stack, k) for k in keys)
-    fs.delete_dir(f"{stack.s3_bucket}/{prefix}")
+    """The golden rows as the stream commits them: the retried o02 in a later batch."""
+    prefix = f"tests/analysis-{uuid.uuid4().hex[:10]}/"
+    table, lake = pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW), RAW_TABLE.under(prefix)
+    marks = Marks("golden", "golden")
+    for rows in (table.slice(0, len(ORDERS)), table.slice(len(ORDERS))):
+        marks = marks.after(rows)
+        tables.append(stack, lake, rows, marks)
+    yield s3a_url(stack, f"{prefix}{RAW}/"), tables.snapshot(stack, lake).files
+    remove_prefix(stack, prefix)
 
 
 @pytest.fixture(scope="module")

@@ -201,3 +201,45 @@ def test_a_new_checkpoint_on_the_existing_lake_starts_at_its_marks_and_doubles_n
     quarantine = scratch.read("quarantine")
     assert quarantine.num_rows == len({(r["kafka_partition"], r["kafka_offset"])
                                        for r in quarantine.to_pylist()})
+
+
+def test_a_plain_parquet_lake_becomes_the_tables_first_version_and_keeps_its_rows(
+        lake_servers):
+    """The lake as it was written before it was a Delta table (`dt=` folders, one object per
+    batch, no topic id) is adopted whole; the next commit adds the topic id column."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from apps.lake import tables
+    from apps.lake.marks import Marks
+    from apps.purchase_stream.layout import RAW_ARROW
+    from apps.stack.services.s3 import minio_client
+
+    root = f"tests/adopt-{uuid.uuid4().hex[:10]}/"
+    old_layout = pa.schema([f for f in RAW_ARROW if f.name != "kafka_topic_id"])
+    rows = [expected_row(p) | {"kafka_partition": 0, "kafka_offset": i, "kafka_timestamp": DAY}
+            for i, p in enumerate(purchases(6, seed=4))]
+    client = minio_client(lake_servers)
+    try:
+        for batch, part in enumerate((rows[:4], rows[4:])):
+            data = io.BytesIO()
+            pq.write_table(pa.Table.from_pylist(part, old_layout), data)
+            key = f"{root}raw/dt={part[0]['TimeStamp']:%Y-%m-%d}/batch-{batch:012d}.parquet"
+            client.put_object(lake_servers.s3_bucket, key, io.BytesIO(data.getvalue()),
+                              len(data.getvalue()))
+        table = RAW_TABLE.under(root)
+        assert tables.adopt_plain_parquet(lake_servers, table)
+        assert not tables.adopt_plain_parquet(lake_servers, table)  # once
+        adopted = tables.read(lake_servers, table)
+        assert sorted(adopted["OrderId"].to_pylist()) == sorted(r["OrderId"] for r in rows)
+
+        new = pa.Table.from_pylist([rows[0] | {"OrderId": "o-new", "kafka_offset": 6,
+                                                "kafka_topic_id": "t-1"}], RAW_ARROW)
+        tables.append(lake_servers, table, new, Marks("T", "t-1").after(new))
+        after = {r["OrderId"]: r["kafka_topic_id"]
+                 for r in tables.read(lake_servers, table).to_pylist()}
+        assert after == {**{r["OrderId"]: None for r in rows}, "o-new": "t-1"}
+    finally:
+        remove_prefix(lake_servers, root)
