@@ -13,8 +13,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from apps.purchase_stream import query  # noqa: E402
-from apps.purchase_stream.config import parse_args  # noqa: E402
+from apps.purchase_stream.config import EXIT_DATA_LOST, parse_args  # noqa: E402
 from apps.purchase_stream.progress import ProgressFile  # noqa: E402
+from apps.purchase_stream.resume import DataLost  # noqa: E402
 from apps.settings import get_settings  # noqa: E402
 from apps.spark_session import spark_session  # noqa: E402
 
@@ -27,5 +28,10 @@ spark = spark_session(settings, "purchases-to-lake", **query.DRIVER_OPTIONS)
 spark.sparkContext.setLogLevel("WARN")
 spark.streams.addListener(ProgressFile(config.progress_file))
 
-stream = query.start(spark, settings, config)
+try:
+    stream = query.start(spark, settings, config)
+except DataLost as lost:
+    logging.getLogger("purchase_stream").error("stopping: %s", lost)
+    spark.stop()
+    sys.exit(EXIT_DATA_LOST)  # supervisord leaves the job stopped: no crash loop
 stream.awaitTermination()

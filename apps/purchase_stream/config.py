@@ -17,6 +17,10 @@ JOB_SCRIPT = REPO_ROOT / "jobs" / "purchases_to_lake.py"
 # PYSPARK_PYTHON: the executors' Python workers run this interpreter (its packages).
 JOB_ENV = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
 
+# The job's exit status when it stops on records lost before it read them: supervisord
+# leaves it stopped (apps/purchase_stream/resume.py).
+EXIT_DATA_LOST = 3
+
 TRIGGER_SECONDS = 10.0
 # A batch passes through the driver (see writer.py): this bounds its rows, and so the
 # driver's memory, when the job starts far behind.

@@ -28,6 +28,8 @@ def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig,
         .option("kafka.bootstrap.servers", settings.kafka_bootstrap_servers)
         .option("subscribe", config.topic)
         .option("startingOffsets", start.starting_offsets)  # without a checkpoint only
+        # False only past losses an operator acknowledged (apps/purchase_stream/resume.py).
+        .option("failOnDataLoss", str(start.fail_on_data_loss).lower())
         .option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
         .load()
     )

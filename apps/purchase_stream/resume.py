@@ -6,6 +6,11 @@ deleted) and the stream starts on the new topic from the lake's marks for it (no
 the earliest offset). Without a checkpoint (deleted, or a fresh clone on an existing
 bucket), the stream starts at the raw table's marks: never from the earliest (the lake
 would hold those rows already; the marks skip them anyway) or the latest (a gap).
+
+Records Kafka deleted before the stream read them (retention overtook a stopped job) are
+never skipped in silence: the job records the lost ranges in `data_losses`, alerts once,
+and stops with EXIT_DATA_LOST, which supervisord does not restart. Once an operator has
+acknowledged them (`invoke losses --ack`), `invoke up` starts it again past the gap.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from apps.kafka_admin import TopicDescription, describe_topic
+from datetime import UTC, datetime
+
+from apps import losses
+from apps.kafka_admin import TopicDescription, describe_topic, log_starts
 from apps.lake.marks import Marks
 from apps.lake.tables import QUARANTINE_TABLE, RAW_TABLE, adopt_plain_parquet, committed_marks
 from apps.purchase_stream.config import StreamConfig
@@ -23,6 +31,17 @@ from apps.settings import Settings
 
 log = logging.getLogger(__name__)
 EARLIEST = -2  # the Kafka source's word for a partition's first offset
+SOURCE = "purchase_stream"
+
+
+class DataLost(RuntimeError):
+    """Records were deleted before the stream read them, and nobody acknowledged it yet."""
+
+
+def next_offsets(topic: TopicDescription, marks: dict[str, Marks]) -> dict[int, int]:
+    """Per partition the lake holds records of, the first offset it has not read."""
+    return {p: max(m.ends.get(p, 0) for m in marks.values())
+            for p in topic.partitions if any(p in m.ends for m in marks.values())}
 
 
 def starting_offsets(topic: TopicDescription, raw: Marks) -> str:
@@ -49,11 +68,37 @@ def guard_checkpoint(checkpoint: Path, topic_id: str) -> Path | None:
     return moved
 
 
+def check_losses(settings: Settings, topic: TopicDescription, marks: dict[str, Marks]) -> bool:
+    """Whether Spark may fail on data loss: True when nothing is missing; False when what is
+    missing was recorded and acknowledged (resume past it). Raises DataLost otherwise."""
+    from apps.mongo import DATA_LOSSES
+    from apps.user_events.mongo_io import client
+
+    wanted = next_offsets(topic, marks)
+    lost = losses.losses_between(SOURCE, topic.name, topic.topic_id, wanted,
+                                 log_starts(settings, topic.name, sorted(wanted)))
+    if not lost:
+        return True
+    with client(settings, serverSelectionTimeoutMS=30_000) as mongo:
+        collection = mongo[settings.mongo_db][DATA_LOSSES]
+        losses.record(collection, lost, datetime.now(UTC), settings.alert_webhook_url)
+        still_open = {d["_id"] for d in losses.open_losses(collection)}
+    unacknowledged = [loss for loss in lost if loss.id in still_open]
+    if unacknowledged:
+        raise DataLost("; ".join(loss.describe() for loss in unacknowledged) +
+                       ". Recorded in data_losses and alerted; `invoke losses --ack`, then "
+                       "`invoke up`, resumes the stream past them")
+    log.warning("resuming past acknowledged losses: %s",
+                "; ".join(loss.describe() for loss in lost))
+    return False
+
+
 @dataclass(frozen=True)
 class StartPoint:
     topic: TopicDescription
     marks: dict[str, Marks]  # by table area: what each table holds of this incarnation
     starting_offsets: str
+    fail_on_data_loss: bool = True
 
 
 def prepare(settings: Settings, config: StreamConfig) -> StartPoint:
@@ -65,4 +110,6 @@ def prepare(settings: Settings, config: StreamConfig) -> StartPoint:
                      table.uri(settings))
     marks = {t.area: committed_marks(settings, t, topic.name, topic.topic_id) for t in tables}
     guard_checkpoint(config.checkpoint, topic.topic_id)
-    return StartPoint(topic, marks, starting_offsets(topic, marks[RAW_TABLE.area]))
+    fail_on_data_loss = check_losses(settings, topic, marks)
+    return StartPoint(topic, marks, starting_offsets(topic, marks[RAW_TABLE.area]),
+                      fail_on_data_loss)

@@ -26,6 +26,8 @@ class Program:
     files: tuple[ConfigFile, ...] = ()  # configuration it reads, written before it starts
     stop_signal: str = "TERM"
     stop_wait_seconds: int = 30
+    # Exit statuses that mean "stopped on purpose": supervisord restarts it on any other.
+    expected_exit_codes: tuple[int, ...] = ()
     # Non-empty: a supervisord event listener subscribed to these events (it answers on
     # stdin/stdout, so only its stderr is logged).
     events: tuple[str, ...] = ()

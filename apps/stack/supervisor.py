@@ -38,7 +38,9 @@ def program_section(program: Program) -> str:
         f"command={_quote(shlex.join(program.argv))}",
         f"directory={program.cwd or STACK_DIR}",
         "autostart=false",
-        "autorestart=true",
+        *(["autorestart=unexpected",
+           f"exitcodes={','.join(map(str, (0, *program.expected_exit_codes)))}"]
+          if program.expected_exit_codes else ["autorestart=true"]),
         "startsecs=2",
         "startretries=10",
         f"stopsignal={program.stop_signal}",

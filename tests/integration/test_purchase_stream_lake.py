@@ -243,3 +243,51 @@ def test_a_plain_parquet_lake_becomes_the_tables_first_version_and_keeps_its_row
         assert after == {**{r["OrderId"]: None for r in rows}, "o-new": "t-1"}
     finally:
         remove_prefix(lake_servers, root)
+
+
+def test_records_deleted_before_the_stream_read_them_stop_it_loudly_until_acknowledged(
+        lake_servers, spark, tmp_path, webhook):
+    """Retention overtook a stopped stream: the lost range is stored, alerted once, and the
+    job refuses to start (it would skip records silently) until it is acknowledged."""
+    import pymongo
+    from kafka import TopicPartition
+
+    from apps import losses
+    from apps.mongo import DATA_LOSSES
+    from apps.purchase_stream.resume import DataLost
+
+    url, received = webhook
+    database = f"test_stream_losses_{uuid.uuid4().hex[:8]}"
+    settings = lake_servers.model_copy(update={"mongo_db": database, "alert_webhook_url": url})
+    scratch = Scratch(settings, tmp_path)
+    mongo = pymongo.MongoClient(settings.mongo_url, tz_aware=True)
+    try:
+        first = scratch.send_purchases(purchases(30, seed=5))
+        scratch.drain(spark)
+        later = scratch.send_purchases(purchases(30, seed=6))
+        ends = {p: max(o for q, o in later.values() if q == p) + 1 for p, _ in later.values()}
+        [partition] = sorted(ends)[:1]
+        marks = max(o for q, o in first.values() if q == partition) + 1
+        cut = marks + (ends[partition] - marks) // 2
+        scratch.admin.delete_records({TopicPartition(scratch.config.topic, partition): cut})
+
+        with pytest.raises(DataLost, match=f"partition {partition} \\(offsets {marks}-{cut - 1}\\)"):
+            query.start(spark, settings, scratch.config, available_now=True)
+        [stored] = list(mongo[database][DATA_LOSSES].find())
+        assert (stored["Source"], stored["Partition"], stored["FirstOffset"],
+                stored["EndOffset"]) == ("purchase_stream", partition, marks, cut)
+        assert [m["records"] for m in received] == [cut - marks]
+        with pytest.raises(DataLost):  # still refused, alerted once only
+            query.start(spark, settings, scratch.config, available_now=True)
+        assert len(received) == 1
+
+        losses.acknowledge(mongo[database][DATA_LOSSES], None, datetime.now(UTC))
+        scratch.settings = settings
+        scratch.drain(spark)
+        kept = {o for o, (q, off) in later.items() if not (q == partition and off < cut)}
+        orders = set(scratch.read("raw")["OrderId"].to_pylist())
+        assert orders == set(first) | kept
+    finally:
+        mongo.drop_database(database)
+        mongo.close()
+        scratch.close()

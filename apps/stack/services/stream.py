@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from apps.purchase_stream.alert import FAILURES
-from apps.purchase_stream.config import JOB_ENV, JOB_SCRIPT, PROGRESS_FILE
+from apps.purchase_stream.config import EXIT_DATA_LOST, JOB_ENV, JOB_SCRIPT, PROGRESS_FILE
 from apps.settings import REPO_ROOT, Settings
 from apps.spark_session import connectors
 from apps.stack.spec import Health, Program, Service
@@ -19,7 +19,7 @@ SPARK_UI = "http://127.0.0.1:4040"
 def programs(settings: Settings) -> list[Program]:
     return [
         Program(JOB, [sys.executable, str(JOB_SCRIPT)], env=JOB_ENV, cwd=REPO_ROOT,
-                stop_wait_seconds=60),
+                stop_wait_seconds=60, expected_exit_codes=(EXIT_DATA_LOST,)),
         Program(ALERT, [sys.executable, "-m", "apps.purchase_stream.alert", "--program", JOB,
                         "--progress-file", str(PROGRESS_FILE)],
                 cwd=REPO_ROOT, events=FAILURES),
