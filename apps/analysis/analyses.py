@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -20,6 +21,10 @@ from apps.contract.models import MONEY_COLUMN
 WINDOW = timedelta(hours=1)
 TOP_CUSTOMERS = 10
 SHARE_DECIMALS = 6  # payment_types.share is numeric(7, 6)
+# A share is rounded half up from the exact quotient, in integer arithmetic in every engine:
+# as a DOUBLE, 41 / 640 = 0.0640625 is 0.06406249999..., which rounds down to 0.064062.
+SHARE_UNITS = 10 ** SHARE_DECIMALS  # a share is a whole number of its last decimal's units
+SHARE_STEP = Decimal(1).scaleb(-SHARE_DECIMALS)  # that unit, as an exact decimal
 MONEY = f"decimal({MONEY_COLUMN.precision}, {MONEY_COLUMN.scale})"
 # Of several rows with one OrderId (a client's retry, a file read twice), the first
 # Kafka accepted is kept: the same row in every engine.
@@ -100,13 +105,15 @@ def top_products(lines: DataFrame) -> DataFrame:
 
 
 def payment_types(lines: DataFrame) -> DataFrame:
-    """Orders per payment type and their share of all orders, most preferred first."""
-    counts = orders_of(lines).groupBy("PaymentType").agg(F.count(F.lit(1)).alias("orders"))
-    everything = Window.partitionBy()
-    share = F.col("orders").cast("decimal(20, 0)") / F.sum("orders").over(everything)
+    """Orders per payment type and their share of all orders (rounded half up to
+    SHARE_DECIMALS), most preferred first."""
+    counts = (orders_of(lines).groupBy("PaymentType").agg(F.count(F.lit(1)).alias("orders"))
+              .withColumn("_all", F.sum("orders").over(Window.partitionBy())))
+    # round(orders / all, half up) = floor((2 * orders * units + all) / (2 * all)) units
+    units = F.expr(f"(CAST(orders AS DECIMAL(38, 0)) * {2 * SHARE_UNITS} + _all) div (2 * _all)")
+    share = units.cast("decimal(38, 0)") * F.lit(SHARE_STEP)
     return (counts.select(F.col("PaymentType").alias("payment_type"), "orders",
-                          F.round(share, SHARE_DECIMALS).cast(f"decimal(7, {SHARE_DECIMALS})")
-                          .alias("share"))
+                          share.cast(f"decimal(7, {SHARE_DECIMALS})").alias("share"))
             .orderBy(F.desc("orders"), F.asc("payment_type")))
 
 

@@ -14,7 +14,9 @@ from apps.purchase_stream.layout import RAW_ARROW, RAW_SCHEMA
 from tests.unit.test_analysis_golden import (
     AS_OF,
     HOUR_START,
+    ORDERS,
     PAYMENT_TYPES,
+    RETRIED,
     REPEAT_PURCHASES,
     TOP_CUSTOMERS,
     TOP_PRODUCTS,
@@ -58,9 +60,10 @@ def window_rows(expected):
 
 
 def test_dedupe_keeps_one_row_per_order(orders):
-    assert orders.count() == 17
-    [copy] = orders.where("OrderId = 'o02'").collect()
-    assert copy.kafka_offset == min(r["kafka_offset"] for r in lake_rows() if r["OrderId"] == "o02")
+    assert orders.count() == len(ORDERS)
+    [first] = orders.where(f"OrderId = '{RETRIED}'").collect()
+    assert first.kafka_offset == min(r["kafka_offset"] for r in lake_rows()
+                                     if r["OrderId"] == RETRIED)
 
 
 def test_top_products(lines):
@@ -111,7 +114,8 @@ def test_read_lake_from_the_top_folder(spark, tmp_path):
     frame.withColumn("dt", F.to_date("TimeStamp")).write.partitionBy("dt").parquet(
         str(tmp_path / "raw"))
     lake = read_lake(spark, str(tmp_path / "raw"))
-    assert {f.split("/")[-2] for f in lake.files} == {"dt=2026-11-27", "dt=2026-11-28"}
+    assert {f.split("/")[-2] for f in lake.files} == {"dt=2026-11-26", "dt=2026-11-27",
+                                                     "dt=2026-11-28"}
     assert lake.purchases.count() == len(lake_rows())
     lines = analyses.order_lines(analyses.dedupe_orders(lake.purchases))
     assert tuples(analyses.repeat_purchases(lines).collect()) == REPEAT_PURCHASES
