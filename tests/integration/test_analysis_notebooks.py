@@ -27,6 +27,7 @@ from tests.unit.test_analysis_golden import (
     REPEAT_PURCHASES,
     TOP_CUSTOMERS,
     TOP_PRODUCTS,
+    kafka_records,
     lake_rows,
 )
 
@@ -35,12 +36,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def golden_lake(stack):
-    """The golden rows as the stream lays them out: the retried o02 in a later batch."""
+    """The golden rows as the stream lays them out: the retried o02 in a later batch, and
+    the copied order's row once more in a third object (one Kafka record twice in the lake)."""
     fs, prefix = lake_filesystem(stack), f"tests/analysis-{uuid.uuid4().hex[:10]}/"
-    table = pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW)
+    rows, in_kafka = lake_rows(), len(kafka_records())
+    objects = (rows[:len(ORDERS)], rows[len(ORDERS):in_kafka], rows[in_kafka:])
     keys = []
-    for batch_id, rows in enumerate((table.slice(0, len(ORDERS)), table.slice(len(ORDERS)))):
-        for day, part in by_day(rows, "TimeStamp").items():
+    for batch_id, batch in enumerate(objects):
+        table = pa.Table.from_pylist(batch, schema=RAW_ARROW)
+        for day, part in by_day(table, "TimeStamp").items():
             keys.append(object_key(prefix, RAW, day, batch_id))
             pq.write_table(part, f"{stack.s3_bucket}/{keys[-1]}", filesystem=fs)
     yield s3a_url(stack, f"{prefix}{RAW}/"), sorted(s3a_url(stack, k) for k in keys)

@@ -9,7 +9,7 @@ o02   u01  11-28 11:30:00         Paypal          pA 1x10.00, pB 3x(5.00-0.50)  
 o03   u02  11-28 10:59:59.999999  CreditCard      pB 1x5.00, pB 2x5.00            15.00  pB twice in one order; just before the hour
 o04   u02  11-28 11:59:59.999999  CashOnDelivery  pC 4x2.50                       10.00  last instant of the hour: in
 o05   u03  11-28 12:00:00         CreditCard      pD 1x20.00                      20.00  = as_of: out
-o06   u03  11-28 11:10:00         CreditCard      pB 1x5.00, pC 1x2.50             7.50
+o06   u03  11-28 11:10:00         CreditCard      pB 1x5.00, pC 1x2.50             7.50  its row twice in the lake
 o07   u01  11-27 09:00:00         CreditCard      pB 1x(5.00-0.50)                 4.50  the day before (dt=2026-11-27)
 o08   u04  11-28 11:20:00         Paypal          pC 2x(2.50-0.25)                 4.50
 o09   u05  11-28 11:40:00         GiftCard        pE 3x4.00                       12.00  u05's best: ties o11, o09 < o11
@@ -28,6 +28,10 @@ b623  b623 11-26 10:23:00         CashOnDelivery  pZ 1x1.00                     
 The bulk orders make 640 orders in all, so the share of an odd count has an exact 5 in its
 7th decimal (41 / 640 = 0.0640625): a tie that half-up rounding takes up, and that a DOUBLE
 quotient (0.06406249999...) can take down.
+
+o02 is in Kafka twice (a client's retry: two records, the second later). o06 is one Kafka
+record whose row is in two objects (same partition and offset: an object read twice, or a
+compaction's output beside its inputs). Either way the order counts once.
 """
 
 from __future__ import annotations
@@ -79,10 +83,12 @@ ORDERS += [(f"b{i:03d}", f"b{i:03d}", at(26, 0, 0) + timedelta(minutes=i),
             "CreditCard" if i <= BULK_CREDIT_CARD else "CashOnDelivery", [("pZ", 1, "1.00", "0")])
            for i in range(1, BULK + 1)]
 RETRIED = "o02"  # Kafka holds it twice: the second copy comes later on the same partition
+COPIED = "o06"  # one Kafka record, its row in two objects
 
 
-def lake_rows() -> list[dict]:
-    """The rows as the stream lands them: contract fields, then Kafka lineage."""
+def kafka_records() -> list[dict]:
+    """The rows of what Kafka holds, as the stream lands them: contract fields, then Kafka
+    lineage. Every order once, then the retried one again."""
     rows, offsets = [], {}
     copies = [o for o in ORDERS] + [o for o in ORDERS if o[0] == RETRIED]
     for order, user, placed_at, payment, lines in copies:
@@ -98,6 +104,12 @@ def lake_rows() -> list[dict]:
             "kafka_timestamp": placed_at,
         })
     return rows
+
+
+def lake_rows() -> list[dict]:
+    """The lake's rows: Kafka's records, then the row of COPIED again (the same record)."""
+    records = kafka_records()
+    return records + [dict(r) for r in records if r["OrderId"] == COPIED]
 
 
 # rank, product_id, units, revenue, orders. pA and pG both sell 3 units: pA first.
