@@ -12,12 +12,13 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
 from apps.purchase_stream.alert import FAILURES
 from apps.settings import REPO_ROOT
-from apps.stack.paths import LOG_DIR
+from apps.stack.paths import LOG_DIR, STACK_DIR
 from apps.stack.spec import Program
 from apps.stack.supervisor import Supervisor, program_section
 
@@ -45,6 +46,28 @@ def webhook():
     server.shutdown()
 
 
+def own_supervisord(folder: Path, programs: list[Program]) -> Supervisor:
+    """A supervisord of a test's own, its socket, pid file and logs in `folder`, running
+    `programs` with the stack's settings for each (restarted when they die); a client of it."""
+    socket = folder / "s.sock"
+    sections = "\n\n".join(program_section(p) for p in programs)
+    conf = folder / "supervisord.conf"
+    conf.write_text(f"""[unix_http_server]
+file={socket}
+[supervisord]
+logfile={folder}/supervisord.log
+pidfile={folder}/supervisord.pid
+childlogdir={folder}
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+""" + sections.replace(str(LOG_DIR), str(folder)).replace("autostart=false", "autostart=true")
+                   # a program without a cwd of its own runs in the stack's folder: here, this one
+                   .replace(f"directory={STACK_DIR}\n", f"directory={folder}\n"))
+    subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], check=True)
+    return Supervisor(socket)
+
+
 @pytest.fixture
 def supervisord(tmp_path, webhook):
     """A supervisord running a stand-in for the job and the stream's alert listener."""
@@ -55,21 +78,7 @@ def supervisord(tmp_path, webhook):
         sys.executable, "-m", "apps.purchase_stream.alert", "--program", WATCHED,
         "--progress-file", str(progress)], env={"ALERT_WEBHOOK_URL": url}, cwd=REPO_ROOT,
         events=FAILURES)
-    socket = tmp_path / "s.sock"
-    sections = "\n\n".join(program_section(p) for p in (job, listener))
-    conf = tmp_path / "supervisord.conf"
-    conf.write_text(f"""[unix_http_server]
-file={socket}
-[supervisord]
-logfile={tmp_path}/supervisord.log
-pidfile={tmp_path}/supervisord.pid
-childlogdir={tmp_path}
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-""" + sections.replace(str(LOG_DIR), str(tmp_path)).replace("autostart=false", "autostart=true"))
-    subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], check=True)
-    client = Supervisor(socket)
+    client = own_supervisord(tmp_path, [job, listener])
     try:
         yield client, progress
     finally:
