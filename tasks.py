@@ -171,14 +171,17 @@ def generate(c, rate=5, duration=0.0, seed=None, users=None, products=None, sess
 
 @task(name="analyze", help={
     "as_of": "the end of the top customers' hour, ISO 8601 (default: now, UTC)",
+    "lake": "the purchases' folder to read (default: the pipeline's, s3a://<S3_BUCKET>/raw/)",
+    "schema": "the PostgreSQL schema whose four tables are replaced (default: public)",
 })
-def analyze_(c, as_of=None):
+def analyze_(c, as_of=None, lake=None, schema=None):
     """Run the analysis notebooks headless: results to PostgreSQL, notebooks, charts and an
     HTML report under reports/, headline answers printed."""
     from apps.analysis.run import analyze, print_analysis
+    from apps.analysis.store import DEFAULT_SCHEMA
 
     with explained():
-        print_analysis(analyze(as_of), console)
+        print_analysis(analyze(as_of, lake, schema or DEFAULT_SCHEMA), console)
 
 
 @task(name="sql", help={"name": "a query of sql/, e.g. top-repeat"})

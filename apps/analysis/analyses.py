@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -20,9 +21,15 @@ from apps.contract.models import MONEY_COLUMN
 WINDOW = timedelta(hours=1)
 TOP_CUSTOMERS = 10
 SHARE_DECIMALS = 6  # payment_types.share is numeric(7, 6)
+# A share is rounded half up from the exact quotient, in integer arithmetic in every engine:
+# as a DOUBLE, 41 / 640 = 0.0640625 is 0.06406249999..., which rounds down to 0.064062.
+SHARE_UNITS = 10 ** SHARE_DECIMALS  # a share is a whole number of its last decimal's units
+SHARE_STEP = Decimal(1).scaleb(-SHARE_DECIMALS)  # that unit, as an exact decimal
 MONEY = f"decimal({MONEY_COLUMN.precision}, {MONEY_COLUMN.scale})"
 # Of several rows with one OrderId (a client's retry, a file read twice), the first
-# Kafka accepted is kept: the same row in every engine.
+# Kafka accepted is kept: the same row in every engine. Rows with the same coordinates are
+# one Kafka record landed twice (an object read twice, a compaction's output beside its
+# inputs): identical, so whichever of them is kept, the row kept is the same.
 FIRST_DELIVERED = ("kafka_partition", "kafka_offset")
 
 
@@ -47,15 +54,30 @@ def hour_before(as_of: datetime) -> HourWindow:
 def dedupe_orders(purchases: DataFrame) -> DataFrame:
     """One row per OrderId: the first delivered (lowest Kafka partition, then offset).
 
-    Only the narrow columns are shuffled: the few OrderIds held more than once, with their
-    first copy, are found by an aggregation and broadcast; the wide rows stay in place."""
+    Only the narrow columns are shuffled in the common case: an aggregation finds the few
+    OrderIds held more than once, with their first and last copy, and is broadcast; the
+    wide rows stay in place. An OrderId held by two different records (a client's retry)
+    keeps the row at the first coordinates. Any other repeat (one record's row twice, which
+    that comparison would keep twice, or three rows or more) is settled by a window over
+    those OrderIds' rows alone: a branch that reads nothing when there are none, since
+    Spark drops a join whose broadcast side is empty."""
     first = F.struct(*FIRST_DELIVERED)
     repeated = (purchases.groupBy("OrderId")
-                .agg(F.min(first).alias("_first"), F.count(F.lit(1)).alias("_copies"))
-                .where(F.col("_copies") > 1).select("OrderId", "_first"))
-    return (purchases.join(F.broadcast(repeated), "OrderId", "left")
+                .agg(F.min(first).alias("_first"), F.max(first).alias("_last"),
+                     F.count(F.lit(1)).alias("_copies"))
+                .where(F.col("_copies") > 1))
+    two_records = (F.col("_copies") == 2) & (F.col("_first") != F.col("_last"))
+    retried = F.broadcast(repeated.where(two_records).select("OrderId", "_first"))
+    tangled = F.broadcast(repeated.where(~two_records).select("OrderId"))
+    kept = (purchases.join(tangled, "OrderId", "left_anti")
+            .join(retried, "OrderId", "left")
             .where(F.col("_first").isNull() | (first == F.col("_first")))
             .drop("_first"))
+    first_delivered = Window.partitionBy("OrderId").orderBy(*FIRST_DELIVERED)
+    untangled = (purchases.join(tangled, "OrderId", "left_semi")
+                 .withColumn("_n", F.row_number().over(first_delivered))
+                 .where(F.col("_n") == 1).drop("_n"))
+    return kept.unionByName(untangled)
 
 
 def order_lines(orders: DataFrame) -> DataFrame:
@@ -100,13 +122,15 @@ def top_products(lines: DataFrame) -> DataFrame:
 
 
 def payment_types(lines: DataFrame) -> DataFrame:
-    """Orders per payment type and their share of all orders, most preferred first."""
-    counts = orders_of(lines).groupBy("PaymentType").agg(F.count(F.lit(1)).alias("orders"))
-    everything = Window.partitionBy()
-    share = F.col("orders").cast("decimal(20, 0)") / F.sum("orders").over(everything)
+    """Orders per payment type and their share of all orders (rounded half up to
+    SHARE_DECIMALS), most preferred first."""
+    counts = (orders_of(lines).groupBy("PaymentType").agg(F.count(F.lit(1)).alias("orders"))
+              .withColumn("_all", F.sum("orders").over(Window.partitionBy())))
+    # round(orders / all, half up) = floor((2 * orders * units + all) / (2 * all)) units
+    units = F.expr(f"(CAST(orders AS DECIMAL(38, 0)) * {2 * SHARE_UNITS} + _all) div (2 * _all)")
+    share = units.cast("decimal(38, 0)") * F.lit(SHARE_STEP)
     return (counts.select(F.col("PaymentType").alias("payment_type"), "orders",
-                          F.round(share, SHARE_DECIMALS).cast(f"decimal(7, {SHARE_DECIMALS})")
-                          .alias("share"))
+                          share.cast(f"decimal(7, {SHARE_DECIMALS})").alias("share"))
             .orderBy(F.desc("orders"), F.asc("payment_type")))
 
 

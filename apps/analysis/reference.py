@@ -11,7 +11,13 @@ from datetime import datetime
 
 import duckdb
 
-from apps.analysis.analyses import SHARE_DECIMALS, TOP_CUSTOMERS, hour_before
+from apps.analysis.analyses import (
+    SHARE_DECIMALS,
+    SHARE_STEP,
+    SHARE_UNITS,
+    TOP_CUSTOMERS,
+    hour_before,
+)
 
 ORDERS = """
 CREATE OR REPLACE TEMP TABLE orders AS
@@ -30,11 +36,14 @@ FROM (SELECT ProductId AS product_id, sum(ItemCount) AS units,
              CAST(sum(line_value) AS DECIMAL(16, 2)) AS revenue, count(DISTINCT OrderId) AS orders
       FROM lines GROUP BY ProductId)
 ORDER BY rank""",
+    # Half up in integers, as analyses.payment_types: DuckDB divides decimals as DOUBLE.
     "payment_types": f"""
-SELECT PaymentType AS payment_type, count(*) AS orders,
-       CAST(round(CAST(count(*) AS DECIMAL(38, 12)) / sum(count(*)) OVER (), {SHARE_DECIMALS})
-            AS DECIMAL(7, {SHARE_DECIMALS})) AS share
-FROM orders GROUP BY PaymentType ORDER BY orders DESC, payment_type""",
+SELECT payment_type, orders,
+       CAST(CAST((CAST(orders AS HUGEINT) * {2 * SHARE_UNITS} + total) // (2 * total)
+                 AS DECIMAL(38, 0)) * {SHARE_STEP:f} AS DECIMAL(7, {SHARE_DECIMALS})) AS share
+FROM (SELECT PaymentType AS payment_type, count(*) AS orders, sum(count(*)) OVER () AS total
+      FROM orders GROUP BY PaymentType)
+ORDER BY orders DESC, payment_type""",
     "top_customers": """
 SELECT row_number() OVER (ORDER BY TotalPrice DESC, UserId) AS rank, UserId AS user_id,
        CAST(TotalPrice AS DECIMAL(16, 2)) AS max_order_value, OrderId AS order_id,

@@ -28,6 +28,7 @@ from tests.unit.test_analysis_golden import (
     REPEAT_PURCHASES,
     TOP_CUSTOMERS,
     TOP_PRODUCTS,
+    kafka_records,
     lake_rows,
 )
 
@@ -36,13 +37,15 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 @pytest.fixture(scope="module")
 def golden_lake(stack):
-    """The golden rows as the stream commits them: the retried o02 in a later batch."""
+    """The golden rows as the stream commits them: the retried o02 in a later batch, and
+    the copied order's row once more in a third commit (one Kafka record twice in the lake)."""
     prefix = f"tests/analysis-{uuid.uuid4().hex[:10]}/"
-    table, lake = pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW), RAW_TABLE.under(prefix)
+    rows, in_kafka, lake = lake_rows(), len(kafka_records()), RAW_TABLE.under(prefix)
     marks = Marks("golden", "golden")
-    for rows in (table.slice(0, len(ORDERS)), table.slice(len(ORDERS))):
-        marks = marks.after(rows)
-        tables.append(stack, lake, rows, marks)
+    for batch in (rows[:len(ORDERS)], rows[len(ORDERS):in_kafka], rows[in_kafka:]):
+        table = pa.Table.from_pylist(batch, schema=RAW_ARROW)
+        marks = marks.after(table)
+        tables.append(stack, lake, table, marks)
     yield s3a_url(stack, f"{prefix}{RAW}/"), tables.snapshot(stack, lake).files
     remove_prefix(stack, prefix)
 

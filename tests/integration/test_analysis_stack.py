@@ -1,99 +1,104 @@
-"""`invoke analyze` against the running stack, after purchases sent through the API: both
+"""`invoke analyze` after purchases sent through an API and landed by the stream: both
 notebooks run, the tables are filled, and DuckDB recomputes the same answers from exactly
-the files the analysis read (the stream keeps adding files meanwhile)."""
+the version of the lake the analysis read.
+
+All of it is the test's own and removed afterwards, never the pipeline's data: an API
+process publishing to a topic of its own, the stream's query on that topic into a lake
+prefix of its own, and a PostgreSQL schema of its own for the four tables."""
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
-import pyarrow.dataset as ds
 import pytest
+from deltalake import DeltaTable
 
 from apps.analysis import reference, store
-from apps.analysis.lake import RAW_PREFIX, AnalysisError, bucket_and_key, check_store
+from apps.analysis.lake import RAW_PREFIX, AnalysisError, check_store
 from apps.analysis.run import analyze
-from apps.purchase_stream.layout import RAW_ARROW
-from apps.purchase_stream.store import lake_filesystem
+from apps.api.local_server import running_api
+from apps.lake.tables import RAW_TABLE, storage_options
+from apps.purchase_stream.store import s3a_url
 from apps.settings import REPO_ROOT
+from tests.integration.test_purchase_stream_lake import Scratch
 from tests.unit.test_analysis_golden import (
     AS_OF,
     REPEAT_PURCHASES,
     contract_fields,
-    lake_rows,
+    kafka_records,
     wire_json,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
-LANDING_DEADLINE_S = 600  # the stream's trigger is seconds; a cold or busy machine is slower
 
 
-def send_golden_purchases(settings, prefix: str) -> set[str]:
-    """The golden purchases (o02 twice, as a client's retry) under fresh ids, via the API:
-    they stay in the pipeline's lake, as any client's traffic would."""
-    body = [contract_fields(row) for row in lake_rows()]
-    for purchase in body:  # every id of its own, so no ranking mixes them with real ones
-        purchase["OrderId"] = prefix + purchase["OrderId"]
-        purchase["UserId"] = prefix + purchase["UserId"]
-        for line in purchase["Products"]:
-            line["ProductId"] = prefix + line["ProductId"]
-    response = httpx.post(f"{settings.api_url}/PurchasedItems", timeout=30,
-                          content=wire_json(body),
+def send_golden_purchases(api_url: str) -> None:
+    """What Kafka holds of the golden purchases (o02 twice, as a client's retry), in one
+    request, as a client sends them."""
+    body = [contract_fields(row) for row in kafka_records()]
+    response = httpx.post(f"{api_url}/PurchasedItems", timeout=30, content=wire_json(body),
                           headers={"content-type": "application/json"})
     assert response.status_code == 202, response.text
-    return {p["OrderId"] for p in body}
 
 
-def landed(settings, orders: set[str]) -> bool:
-    fs = lake_filesystem(settings)
-    try:
-        lake = ds.dataset(f"{settings.s3_bucket}/{RAW_PREFIX}", filesystem=fs,
-                          format="parquet", schema=RAW_ARROW)
-    except FileNotFoundError:  # a fresh stack: the stream has not written raw/ yet
-        return False
-    found = lake.to_table(columns=["OrderId"],
-                          filter=ds.field("OrderId").isin(sorted(orders)))["OrderId"]
-    return set(found.to_pylist()) == orders
+@pytest.fixture
+def scratch(stack, tmp_path):
+    scratch = Scratch(stack, tmp_path)
+    yield scratch
+    scratch.close()
 
 
-def test_invoke_analyze_matches_duckdb_over_the_same_files(stack):
-    prefix = f"it-{uuid.uuid4().hex[:8]}-"
-    orders = send_golden_purchases(stack, prefix)
-    deadline = time.monotonic() + LANDING_DEADLINE_S
-    while not landed(stack, orders):
-        assert time.monotonic() < deadline, f"purchases {prefix}* not in raw/ after " \
-                                            f"{LANDING_DEADLINE_S} s: is the stream running?"
-        time.sleep(5)
+@pytest.fixture
+def schema(stack):
+    name = f"analysis_test_{uuid.uuid4().hex[:10]}"
+    conn = store.connect(stack)
+    store.create_tables(conn, name)
+    yield name
+    store.drop_schema(conn, name)
+    conn.close()
 
-    run = subprocess.run([sys.executable, "-m", "invoke", "analyze", "--as-of", AS_OF.isoformat()],
+
+def test_invoke_analyze_matches_duckdb_over_the_same_version(stack, spark, scratch, schema,
+                                                           tmp_path):
+    with running_api(stack, tmp_path / "api.log",
+                     environment={"KAFKA_PURCHASES_TOPIC": scratch.config.topic}) as api:
+        api.wait_for_health(200)
+        send_golden_purchases(api.url)
+    scratch.drain(spark)
+
+    lake = s3a_url(stack, f"{scratch.config.root}{RAW_PREFIX}")
+    run = subprocess.run([sys.executable, "-m", "invoke", "analyze", "--as-of", AS_OF.isoformat(),
+                          "--lake", lake, "--schema", schema],
                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout + run.stderr
     folder = REPO_ROOT / re.search(r"notebooks and charts: (\S+)", run.stdout)[1]
     for notebook in ("analysis.ipynb", "top_repeat_sql.ipynb"):
         assert (folder / notebook).stat().st_size > 0
     summary = json.loads((folder / "summary.json").read_text())
+    assert summary["lake_url"] == lake
     assert summary["orders"] > 0 and all(summary["counts"][t] > 0 for t in store.TABLES)
 
-    paths = ["/".join(bucket_and_key(url)) for url in summary["files"]]
-    files = ds.dataset(paths, filesystem=lake_filesystem(stack), format="parquet",
-                       schema=RAW_ARROW)
-    expected = reference.analyse(files, AS_OF)
+    # DuckDB over the version the analysis recorded, read by `deltalake` itself.
+    read = DeltaTable(RAW_TABLE.under(scratch.config.root).uri(stack),
+                      storage_options=storage_options(stack), version=summary["lake_version"])
+    assert sorted(read.file_uris()) == summary["files"]
+    expected = reference.analyse(read.to_pyarrow_dataset(), AS_OF)
     conn = store.connect(stack)
     try:
-        repeat = store.read_table(conn, "repeat_purchases")
-        products = store.read_table(conn, "top_products")
+        repeat = store.read_table(conn, "repeat_purchases", schema)
+        products = store.read_table(conn, "top_products", schema)
     finally:
         conn.close()
     assert repeat[1] == [tuple(r.values()) for r in expected["repeat_purchases"].to_pylist()]
     assert products[1] == [tuple(r.values()) for r in expected["top_products"].to_pylist()]
-    ours = [r for r in repeat[1] if r[0].startswith(prefix)]
-    assert ours == [(prefix + user, prefix + product, *rest)
-                    for user, product, *rest in REPEAT_PURCHASES]
+    assert repeat[1] == REPEAT_PURCHASES
+    shutil.rmtree(folder)  # kept when an assertion fails, to be looked at
 
 
 def test_a_missing_bucket_is_named_before_any_notebook_runs(stack, tmp_path):

@@ -9,18 +9,41 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from apps.purchase_stream.alert import FAILURES
 from apps.settings import REPO_ROOT
-from apps.stack.paths import LOG_DIR
+from apps.stack.paths import LOG_DIR, STACK_DIR
 from apps.stack.spec import Program
 from apps.stack.supervisor import Supervisor, program_section
 
 pytestmark = pytest.mark.integration
 
 WATCHED = "stream-under-test"
+
+
+def own_supervisord(folder: Path, programs: list[Program]) -> Supervisor:
+    """A supervisord of a test's own, its socket, pid file and logs in `folder`, running
+    `programs` with the stack's settings for each (restarted when they die); a client of it."""
+    socket = folder / "s.sock"
+    sections = "\n\n".join(program_section(p) for p in programs)
+    conf = folder / "supervisord.conf"
+    conf.write_text(f"""[unix_http_server]
+file={socket}
+[supervisord]
+logfile={folder}/supervisord.log
+pidfile={folder}/supervisord.pid
+childlogdir={folder}
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+""" + sections.replace(str(LOG_DIR), str(folder)).replace("autostart=false", "autostart=true")
+                   # a program without a cwd of its own runs in the stack's folder: here, this one
+                   .replace(f"directory={STACK_DIR}\n", f"directory={folder}\n"))
+    subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], check=True)
+    return Supervisor(socket)
 
 
 @pytest.fixture
@@ -33,21 +56,7 @@ def supervisord(tmp_path, webhook):
         sys.executable, "-m", "apps.purchase_stream.alert", "--program", WATCHED,
         "--progress-file", str(progress)], env={"ALERT_WEBHOOK_URL": url}, cwd=REPO_ROOT,
         events=FAILURES)
-    socket = tmp_path / "s.sock"
-    sections = "\n\n".join(program_section(p) for p in (job, listener))
-    conf = tmp_path / "supervisord.conf"
-    conf.write_text(f"""[unix_http_server]
-file={socket}
-[supervisord]
-logfile={tmp_path}/supervisord.log
-pidfile={tmp_path}/supervisord.pid
-childlogdir={tmp_path}
-[rpcinterface:supervisor]
-supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
-
-""" + sections.replace(str(LOG_DIR), str(tmp_path)).replace("autostart=false", "autostart=true"))
-    subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], check=True)
-    client = Supervisor(socket)
+    client = own_supervisord(tmp_path, [job, listener])
     try:
         yield client, progress
     finally:

@@ -1,10 +1,11 @@
 """`kill -9` of the stream while purchases keep arriving: afterwards every purchase is
-exactly one row, for pyarrow listing the folder and for Spark.
+exactly one row, for the `deltalake` library and for Spark.
 
-The first test runs the job's own entry point as a separate OS process on a scratch topic,
-prefix and checkpoint, and kills it after a batch has put objects in the store but before
-Spark committed that batch: the worst moment for a reader that lists the folder. The
-second kills the supervised job itself and checks what the API accepted meanwhile.
+Both run the job's own entry point on a scratch topic, prefix and checkpoint, never the
+pipeline's. The first runs it as a separate OS process and kills it after a batch has
+committed to the lake but before Spark committed that batch to its checkpoint: the replay
+reads those records again. The second runs it under a supervisord, behind an API process, both
+of the test's own, kills it and checks what the API accepted meanwhile.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,15 +27,16 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from apps.api.local_server import running_api
 from apps.contract.models import kafka_value
 from apps.purchase_stream.config import JOB_ENV, job_argv
-from apps.purchase_stream.layout import PARTITION_COLUMN, RAW
+from apps.analysis.lake import read_lake
 from apps.purchase_stream.progress import behind, topic_end_offsets
-from apps.purchase_stream.store import read_lake, s3a_url
+from apps.purchase_stream.store import s3a_url
 from apps.settings import REPO_ROOT
 from apps.stack.services.s3 import minio_client
-from apps.stack.services.stream import JOB
-from apps.stack.supervisor import Supervisor
+from apps.stack.spec import Program
+from tests.integration.test_purchase_stream_alert import own_supervisord
 from tests.integration.test_purchase_stream_lake import (  # noqa: F401
     DAY,
     Scratch,
@@ -45,7 +47,8 @@ from tests.integration.test_purchase_stream_lake import (  # noqa: F401
 pytestmark = pytest.mark.integration
 
 DEADLINE_S = 300
-DAYS = 8  # each batch puts one object per day: a crash between two PUTs is easy to hit
+DAYS = 8  # purchases spread over several days: a batch writes a file per day
+SUPERVISED = "stream-under-test"
 
 
 def batch_ids(folder: Path) -> set[int]:
@@ -112,20 +115,24 @@ def test_kill_9_mid_batch_then_restart_every_purchase_once(lake_servers, spark, 
         wait_for("the first committed batch", lambda: batch_ids(commits))
         traffic.start()
 
-        first_folder = f"{config.root}{RAW}/{PARTITION_COLUMN}={DAY.date().isoformat()}/"
+        seen: dict[int, int] = {}  # batch id -> lake commits when it was first seen running
+
+        def lake_commits() -> int:
+            return sum(o.object_name.endswith(".json") for area in ("raw", "quarantine")
+                       for o in store.list_objects(bucket, f"{config.root}{area}/_delta_log/"))
 
         def batch_half_written() -> int | None:
-            """A batch that has put its first object (of DAYS) but is not committed yet."""
+            """A batch that has committed to the lake but not to Spark's checkpoint yet."""
             running = max(batch_ids(offsets), default=-1)
             if running in batch_ids(commits):
                 return None
-            written = (o.object_name for o in store.list_objects(bucket, first_folder))
-            if not any(f"batch-{running:012d}" in name for name in written):
+            commits_now = lake_commits()
+            if seen.setdefault(running, commits_now) == commits_now:
                 return None
             return None if running in batch_ids(commits) else running
 
-        crashed = wait_for("a batch with objects written and no commit", batch_half_written,
-                           deadline_s=180, every_s=0.01)
+        crashed = wait_for("a batch committed to the lake and not to its checkpoint",
+                           batch_half_written, deadline_s=180, every_s=0.01)
         kill_group(job, signal.SIGKILL)
         assert crashed not in batch_ids(commits)
         job = start_job(scratch, log)
@@ -159,7 +166,8 @@ def test_kill_9_mid_batch_then_restart_every_purchase_once(lake_servers, spark, 
         expected = Counter(json.loads(v)["OrderId"] for v in records.values() if v != b"poison")
         assert Counter(raw["OrderId"].to_pylist()) == expected
         assert quarantine.num_rows == sum(v == b"poison" for v in records.values())
-        frame = spark.read.parquet(s3a_url(lake_servers, f"{config.root}raw/"))
+        frame = read_lake(spark, s3a_url(lake_servers, f"{config.root}raw/"),
+                          lake_servers).purchases
         assert frame.count() == sum(expected.values())
         assert frame.select("OrderId").distinct().count() == len(expected)
     finally:
@@ -182,23 +190,23 @@ def topic_records(settings, topic: str) -> dict[tuple[int, int], bytes]:
     return records
 
 
-def test_the_supervised_job_survives_kill_9_and_lands_api_purchases_once(lake_servers, spark):
-    """Through the deployed pipeline: the API, the supervised job, `raw/` itself."""
-    supervisor = Supervisor()
-    info = supervisor.info().get(JOB)
-    if not info or info["statename"] != "RUNNING":
-        pytest.fail(f"the supervised stream is not running ({info and info['statename']}): "
-                    "run `invoke up`")
-    prefix = f"it-{uuid.uuid4().hex[:12]}-"
+def test_the_supervised_job_survives_kill_9_and_lands_api_purchases_once(lake_servers, spark,
+                                                                         tmp_path):
+    """The job under supervisord behind an API, as deployed, all three of the test's own (a
+    supervisord, an API process, the scratch topic and prefix): the job killed with -9 is
+    restarted, and every purchase the API accepted meanwhile is one row."""
+    scratch = Scratch(lake_servers, tmp_path)
+    config = replace(scratch.config, trigger_seconds=1, max_offsets_per_trigger=500)
+    job = Program(SUPERVISED, job_argv(config), env=JOB_ENV, cwd=REPO_ROOT,
+                  stop_wait_seconds=60)
     accepted: list[str] = []
     stop = threading.Event()
 
-    def send() -> None:
+    def send(api_url: str) -> None:
         seed = 1000
-        with httpx.Client(base_url=lake_servers.api_url, timeout=30) as client:
+        with httpx.Client(base_url=api_url, timeout=30) as client:
             while not stop.is_set():
-                chunk = [p.model_copy(update={"OrderId": f"{prefix}{seed}-{i}"})
-                         for i, p in enumerate(purchases(5, seed))]
+                chunk = purchases(5, seed)
                 body = b"[" + b",".join(kafka_value(p) for p in chunk) + b"]"
                 response = client.post("/PurchasedItems", content=body,
                                        headers={"content-type": "application/json"})
@@ -207,26 +215,39 @@ def test_the_supervised_job_survives_kill_9_and_lands_api_purchases_once(lake_se
                 seed += 1
                 time.sleep(0.5)
 
-    sender = threading.Thread(target=send, daemon=True)
-    sender.start()
-    try:
-        time.sleep(12)
-        os.kill(info["pid"], signal.SIGKILL)
-        wait_for("the supervisor to restart the job", lambda: (
-            (now := supervisor.info()[JOB])["statename"] == "RUNNING" and now["pid"] != info["pid"]))
-        time.sleep(12)
-    finally:
-        stop.set()
-        sender.join()
-    assert accepted
+    with ExitStack() as cleanup:
+        cleanup.callback(scratch.close)
+        supervisor = own_supervisord(tmp_path, [job])
+        cleanup.callback(supervisor.shutdown)
+        with running_api(lake_servers, tmp_path / "api.log",
+                         environment={"KAFKA_PURCHASES_TOPIC": config.topic}) as api:
+            api.wait_for_health(200)
+            sender = threading.Thread(target=send, args=(api.url,), daemon=True)
+            sender.start()
+            try:
+                wait_for("the job's first committed batch",
+                         lambda: batch_ids(config.checkpoint / "commits"))
+                time.sleep(3)  # purchases in flight when it dies
+                info = supervisor.info()[SUPERVISED]
+                os.kill(info["pid"], signal.SIGKILL)
+                wait_for("the supervisor to restart the job", lambda: (
+                    (now := supervisor.info()[SUPERVISED])["statename"] == "RUNNING"
+                    and now["pid"] != info["pid"]))
+                time.sleep(12)
+            finally:
+                stop.set()
+                sender.join()
+        assert accepted
 
-    def ours():
-        table = read_lake(lake_servers, "raw/")
-        return None if table is None else table.filter(pc.starts_with(table["OrderId"], prefix))
+        def landed():
+            try:
+                return scratch.read("raw").column("OrderId").to_pylist()
+            except Exception:  # no table yet: nothing committed
+                return None
 
-    wait_for(f"{len(accepted)} purchases in raw/",
-             lambda: (t := ours()) is not None and t.num_rows >= len(accepted), every_s=5)
-    counts = Counter(ours().column("OrderId").to_pylist())
-    assert counts == Counter(accepted)  # each exactly once
-    frame = spark.read.parquet(s3a_url(lake_servers, "raw/"))
-    assert frame.filter(frame.OrderId.startswith(prefix)).count() == len(accepted)
+        wait_for(f"{len(accepted)} purchases in the scratch lake",
+                 lambda: len(landed() or []) >= len(accepted), every_s=5)
+        assert Counter(landed()) == Counter(accepted)  # each exactly once
+        frame = read_lake(spark, s3a_url(lake_servers, f"{config.root}raw/"),
+                          lake_servers).purchases
+        assert frame.count() == len(accepted)

@@ -4,6 +4,7 @@ give the answers worked out by hand in test_analysis_golden.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pyarrow as pa
 import pytest
@@ -13,8 +14,11 @@ from apps.analysis.lake import read_lake
 from apps.purchase_stream.layout import RAW_ARROW, RAW_SCHEMA
 from tests.unit.test_analysis_golden import (
     AS_OF,
+    COPIED,
     HOUR_START,
+    ORDERS,
     PAYMENT_TYPES,
+    RETRIED,
     REPEAT_PURCHASES,
     TOP_CUSTOMERS,
     TOP_PRODUCTS,
@@ -34,13 +38,14 @@ def tuples(rows) -> list[tuple]:
             for r in rows]
 
 
-def golden_arrow() -> pa.Table:
-    return pa.Table.from_pylist(lake_rows(), schema=RAW_ARROW)
+def golden_arrow(rows: list[dict] | None = None) -> pa.Table:
+    return pa.Table.from_pylist(lake_rows() if rows is None else rows, schema=RAW_ARROW)
 
 
-def golden_frame(spark):
+def golden_frame(spark, rows: list[dict] | None = None):
     return spark.createDataFrame(
-        [tuple(row[name] for name in RAW_SCHEMA.names) for row in lake_rows()], RAW_SCHEMA)
+        [tuple(row[name] for name in RAW_SCHEMA.names)
+         for row in (lake_rows() if rows is None else rows)], RAW_SCHEMA)
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +63,21 @@ def window_rows(expected):
 
 
 def test_dedupe_keeps_one_row_per_order(orders):
-    assert orders.count() == 17
-    [copy] = orders.where("OrderId = 'o02'").collect()
-    assert copy.kafka_offset == min(r["kafka_offset"] for r in lake_rows() if r["OrderId"] == "o02")
+    assert orders.count() == len(ORDERS)
+    [first] = orders.where(f"OrderId = '{RETRIED}'").collect()
+    assert first.kafka_offset == min(r["kafka_offset"] for r in lake_rows()
+                                     if r["OrderId"] == RETRIED)
+    assert orders.where(f"OrderId = '{COPIED}'").count() == 1
+
+
+def test_dedupe_keeps_the_first_of_three_rows_in_both_engines(spark):
+    """A retried order whose first record is also in two objects: one row, the first."""
+    [first] = [r for r in lake_rows() if r["OrderId"] == "o01"]
+    rows = [{**first, "kafka_offset": first["kafka_offset"] + 1000}, first, dict(first)]
+    [kept] = analyses.dedupe_orders(golden_frame(spark, rows)).collect()
+    assert kept.kafka_offset == first["kafka_offset"]
+    payment = reference.analyse(golden_arrow(rows), AS_OF)["payment_types"].to_pylist()
+    assert tuples(payment) == [("CreditCard", 1, Decimal("1.000000"))]
 
 
 def test_top_products(lines):
@@ -90,7 +107,8 @@ def test_repeat_purchases(lines):
 
 
 def test_without_dedupe_the_answers_change(spark):
-    """The retried o02 is counted twice when the dedupe step is skipped (a guard on the test)."""
+    """The retried o02 and the copied o06 are counted twice when the dedupe step is skipped
+    (a guard on the test)."""
     lines = analyses.order_lines(golden_frame(spark))
     assert tuples(analyses.payment_types(lines).collect()) != PAYMENT_TYPES
     assert tuples(analyses.repeat_purchases(lines).collect()) != REPEAT_PURCHASES
@@ -117,7 +135,8 @@ def test_read_lake_reads_the_files_of_the_tables_latest_version(spark, settings,
     lake = read_lake(spark, str(tmp_path / "raw"), settings)
     assert lake.version == 1 and sorted(lake.files) == sorted(
         DeltaTable(str(tmp_path / "raw")).file_uris())
-    assert {f.split("/")[-2] for f in lake.files} == {"dt=2026-11-27", "dt=2026-11-28"}
+    assert {f.split("/")[-2] for f in lake.files} == {
+        f"dt={t:%Y-%m-%d}" for t in rows["TimeStamp"].to_pylist()}
     assert lake.purchases.count() == len(lake_rows())
     lines = analyses.order_lines(analyses.dedupe_orders(lake.purchases))
     assert tuples(analyses.repeat_purchases(lines).collect()) == REPEAT_PURCHASES

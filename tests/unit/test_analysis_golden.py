@@ -9,7 +9,7 @@ o02   u01  11-28 11:30:00         Paypal          pA 1x10.00, pB 3x(5.00-0.50)  
 o03   u02  11-28 10:59:59.999999  CreditCard      pB 1x5.00, pB 2x5.00            15.00  pB twice in one order; just before the hour
 o04   u02  11-28 11:59:59.999999  CashOnDelivery  pC 4x2.50                       10.00  last instant of the hour: in
 o05   u03  11-28 12:00:00         CreditCard      pD 1x20.00                      20.00  = as_of: out
-o06   u03  11-28 11:10:00         CreditCard      pB 1x5.00, pC 1x2.50             7.50
+o06   u03  11-28 11:10:00         CreditCard      pB 1x5.00, pC 1x2.50             7.50  its row twice in the lake
 o07   u01  11-27 09:00:00         CreditCard      pB 1x(5.00-0.50)                 4.50  the day before (dt=2026-11-27)
 o08   u04  11-28 11:20:00         Paypal          pC 2x(2.50-0.25)                 4.50
 o09   u05  11-28 11:40:00         GiftCard        pE 3x4.00                       12.00  u05's best: ties o11, o09 < o11
@@ -21,13 +21,24 @@ o14   u09  11-28 11:07:00         Paypal          pF 1x1.00                     
 o15   u10  11-28 11:08:00         DebitCard       pG 1x0.50                        0.50
 o16   u11  11-28 11:09:00         DebitCard       pG 1x0.40                        0.40  11th: cut
 o17   u12  11-28 11:11:00         DebitCard       pG 1x0.30                        0.30  12th: cut
+b001  b001 11-26 00:01:00         CreditCard      pZ 1x1.00                        1.00  bulk: 623 orders b001..b623,
+...                                                                                      one user each, b001..b033
+b623  b623 11-26 10:23:00         CashOnDelivery  pZ 1x1.00                        1.00  CreditCard, the rest COD
+
+The bulk orders make 640 orders in all, so the share of an odd count has an exact 5 in its
+7th decimal (41 / 640 = 0.0640625): a tie that half-up rounding takes up, and that a DOUBLE
+quotient (0.06406249999...) can take down.
+
+o02 is in Kafka twice (a client's retry: two records, the second later). o06 is one Kafka
+record whose row is in two objects (same partition and offset: an object read twice, or a
+compaction's output beside its inputs). Either way the order counts once.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -66,11 +77,18 @@ ORDERS = [
     ("o16", "u11", at(28, 11, 9), "DebitCard", [("pG", 1, "0.40", "0")]),
     ("o17", "u12", at(28, 11, 11), "DebitCard", [("pG", 1, "0.30", "0")]),
 ]
+BULK = 623
+BULK_CREDIT_CARD = 33  # with o01 o03 o05 o06 o07 o11 o12 o13: 41 of 640
+ORDERS += [(f"b{i:03d}", f"b{i:03d}", at(26, 0, 0) + timedelta(minutes=i),
+            "CreditCard" if i <= BULK_CREDIT_CARD else "CashOnDelivery", [("pZ", 1, "1.00", "0")])
+           for i in range(1, BULK + 1)]
 RETRIED = "o02"  # Kafka holds it twice: the second copy comes later on the same partition
+COPIED = "o06"  # one Kafka record, its row in two objects
 
 
-def lake_rows() -> list[dict]:
-    """The rows as the stream lands them: contract fields, then Kafka lineage."""
+def kafka_records() -> list[dict]:
+    """The rows of what Kafka holds, as the stream lands them: contract fields, then Kafka
+    lineage. Every order once, then the retried one again."""
     rows, offsets = [], {}
     copies = [o for o in ORDERS] + [o for o in ORDERS if o[0] == RETRIED]
     for order, user, placed_at, payment, lines in copies:
@@ -89,24 +107,32 @@ def lake_rows() -> list[dict]:
     return rows
 
 
+def lake_rows() -> list[dict]:
+    """The lake's rows: Kafka's records, then the row of COPIED again (the same record)."""
+    records = kafka_records()
+    return records + [dict(r) for r in records if r["OrderId"] == COPIED]
+
+
 # rank, product_id, units, revenue, orders. pA and pG both sell 3 units: pA first.
 TOP_PRODUCTS = [
-    (1, "pB", 8, d("38.00"), 4),  # o02 3 + o03 1+2 + o06 1 + o07 1; 13.50+5+10+5+4.50
-    (2, "pC", 7, d("17.00"), 3),  # o04 4 + o06 1 + o08 2; 10+2.50+4.50
-    (3, "pE", 6, d("24.00"), 2),  # o09 3 + o10 3
-    (4, "pF", 4, d("18.00"), 4),  # o11 12 + o12 3 + o13 2 + o14 1
-    (5, "pA", 3, d("28.00"), 2),  # o01 2 (18.00) + o02 1 (10.00)
-    (6, "pG", 3, d("1.20"), 3),   # o15 .50 + o16 .40 + o17 .30
-    (7, "pD", 1, d("20.00"), 1),
+    (1, "pZ", 623, d("623.00"), 623),  # the bulk orders
+    (2, "pB", 8, d("38.00"), 4),  # o02 3 + o03 1+2 + o06 1 + o07 1; 13.50+5+10+5+4.50
+    (3, "pC", 7, d("17.00"), 3),  # o04 4 + o06 1 + o08 2; 10+2.50+4.50
+    (4, "pE", 6, d("24.00"), 2),  # o09 3 + o10 3
+    (5, "pF", 4, d("18.00"), 4),  # o11 12 + o12 3 + o13 2 + o14 1
+    (6, "pA", 3, d("28.00"), 2),  # o01 2 (18.00) + o02 1 (10.00)
+    (7, "pG", 3, d("1.20"), 3),   # o15 .50 + o16 .40 + o17 .30
+    (8, "pD", 1, d("20.00"), 1),
 ]
-# payment_type, orders, share (of 17 orders, 6 decimals). DebitCard ties Paypal: D < P.
+# payment_type, orders, share (of 640 orders, rounded half up to 6 decimals: every count
+# here is odd, so every share is a tie). DebitCard ties Paypal: D < P.
 PAYMENT_TYPES = [
-    ("CreditCard", 8, d("0.470588")),      # o01 o03 o05 o06 o07 o11 o12 o13
-    ("DebitCard", 3, d("0.176471")),       # o15 o16 o17
-    ("Paypal", 3, d("0.176471")),          # o02 (once) o08 o14
-    ("BankTransfer", 1, d("0.058824")),
-    ("CashOnDelivery", 1, d("0.058824")),
-    ("GiftCard", 1, d("0.058824")),
+    ("CashOnDelivery", 591, d("0.923438")),  # o04 + 590 bulk: 0.9234375
+    ("CreditCard", 41, d("0.064063")),       # o01 o03 o05-o07 o11-o13 + 33 bulk: 0.0640625
+    ("DebitCard", 3, d("0.004688")),         # o15 o16 o17: 0.0046875
+    ("Paypal", 3, d("0.004688")),            # o02 (once) o08 o14
+    ("BankTransfer", 1, d("0.001563")),      # 0.0015625
+    ("GiftCard", 1, d("0.001563")),
 ]
 # rank, user_id, max_order_value, order_id (window [11:00, 12:00) on every row)
 TOP_CUSTOMERS = [
@@ -147,10 +173,12 @@ def test_golden_purchases_obey_the_contract():
 
 @pytest.mark.parametrize("expected", [TOP_PRODUCTS, PAYMENT_TYPES, TOP_CUSTOMERS])
 def test_hand_worked_answers_are_consistent(expected):
-    """The ranks run 1..n and the shares were rounded from the counts."""
+    """The ranks run 1..n and the shares were rounded half up from the counts."""
     if expected is PAYMENT_TYPES:
         total = sum(orders for _, orders, _ in expected)
-        assert total == 17
-        assert all(share == round(d(str(orders)) / total, 6) for _, orders, share in expected)
+        assert total == len(ORDERS) == 640
+        assert all(share == (d(str(orders)) / total).quantize(d("0.000001"), ROUND_HALF_UP)
+                   for _, orders, share in expected)
+        assert d(41) / total == d("0.0640625")  # the tie, exact
     else:
         assert [row[0] for row in expected] == list(range(1, len(expected) + 1))
