@@ -39,3 +39,15 @@ CREATE TABLE IF NOT EXISTS repeat_purchases (
     computed_at  timestamptz NOT NULL,
     PRIMARY KEY (user_id, product_id)
 );
+
+-- One row per refresh of the four tables, written in the same transaction as them: the
+-- version of the lake's raw table it read, so a check recomputes over exactly that.
+CREATE TABLE IF NOT EXISTS analysis_refreshes (
+    refresh_id   bigserial PRIMARY KEY,
+    computed_at  timestamptz NOT NULL,
+    as_of        timestamptz NOT NULL,
+    lake_url     text NOT NULL,
+    lake_version bigint,          -- null: there was no table yet
+    lake_files   integer NOT NULL,
+    orders       bigint NOT NULL
+);

@@ -114,7 +114,9 @@ class AnalysisRun:
 
     def save(self) -> str:
         """All four tables replaced in one transaction; the run's summary beside the charts."""
-        store.replace_tables(self.store, self.results, self.schema)
+        store.replace_tables(self.store, self.results, self.schema, store.Refresh(
+            self.computed_at, self.as_of, self.url, self.lake.version, len(self.lake.files),
+            self.order_count))
         counts = {table: len(rows) for table, (_, rows) in self.results.items()}
         (self.reports / SUMMARY).write_text(json.dumps({
             "as_of": self.as_of.isoformat(), "window_start": self.window.start.isoformat(),

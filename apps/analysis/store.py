@@ -8,6 +8,7 @@ DELETE keeps the old rows visible to every snapshot that predates the commit.
 
 from __future__ import annotations
 
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -57,14 +58,34 @@ def missing_table(exc: errors.UndefinedTable, schema: str) -> AnalysisError:
     return AnalysisError(f"{first_line} in schema {schema!r}: `invoke up` creates the analysis tables")
 
 
+@dataclass(frozen=True)
+class Refresh:
+    """What a refresh read: recorded with its tables, in the same transaction."""
+
+    computed_at: datetime
+    as_of: datetime
+    lake_url: str
+    lake_version: int | None
+    lake_files: int
+    orders: int
+
+
+REFRESHES = "analysis_refreshes"
+
+
 def replace_tables(conn, results: dict[str, tuple[list[str], list[tuple]]],
-                   schema: str = DEFAULT_SCHEMA) -> None:
+                   schema: str = DEFAULT_SCHEMA, refresh: Refresh | None = None) -> None:
     """Replace each table's contents, all in ONE transaction: readers see the previous
-    results or the new ones, never a table empty or half-written.
+    results or the new ones, never a table empty or half-written; with them, the refresh's
+    record (the lake version it read).
 
     results: {table: (columns, rows)}."""
     try:
         with conn, conn.cursor() as cur:
+            if refresh is not None:
+                cur.execute(sql.SQL("INSERT INTO {} (computed_at, as_of, lake_url, lake_version, "
+                                    "lake_files, orders) VALUES (%s, %s, %s, %s, %s, %s)").format(
+                    sql.Identifier(schema, REFRESHES)), astuple(refresh))
             for table, (columns, rows) in results.items():
                 target = sql.Identifier(schema, table)
                 cur.execute(sql.SQL("DELETE FROM {}").format(target))
@@ -74,6 +95,15 @@ def replace_tables(conn, results: dict[str, tuple[list[str], list[tuple]]],
                         page_size=1000)
     except errors.UndefinedTable as exc:
         raise missing_table(exc, schema) from None
+
+
+def last_refresh(conn, schema: str = DEFAULT_SCHEMA) -> Refresh | None:
+    with conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT computed_at, as_of, lake_url, lake_version, lake_files, "
+                            "orders FROM {} ORDER BY refresh_id DESC LIMIT 1").format(
+            sql.Identifier(schema, REFRESHES)))
+        row = cur.fetchone()
+    return None if row is None else Refresh(*row)
 
 
 def read_table(conn, table: str, schema: str = DEFAULT_SCHEMA) -> tuple[list[str], list[tuple]]:
