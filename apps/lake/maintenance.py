@@ -13,6 +13,8 @@ Each period is one commit of delta-rs's compaction, beside the stream's appends 
 commit by conditional PUT): a run killed midway leaves every period either as it was or
 compacted, never both, and is simply run again. Files a compaction replaced stay in the
 store, out of the table, until a vacuum after `GRACE`, longer than any reader runs.
+One run works on a table at a time, under its lease (apps/lake/lease.py): two compactions
+of the same period would both commit, and double it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pyarrow as pa
 from deltalake import CommitProperties
 from deltalake.exceptions import CommitFailedError, DeltaError
 
+from apps.lake.lease import Lease, LeaseHeld
 from apps.lake.tables import PERIOD, QUARANTINE_TABLE, RAW_TABLE, LakeTable, open_table
 from apps.settings import Settings, get_settings
 from apps.stack.spec import StackError
@@ -79,7 +82,8 @@ def retention_hours(grace: timedelta) -> int:
 class Figures:
     table: str
     periods_compacted: int = 0
-    periods_left: int = 0  # another commit removed their files first: the next run's
+    periods_left: int = 0  # a conflicting commit came first: the next run's
+    held_by: str = ""  # another run held the table's lease: nothing done
     files_before: int = 0
     files_after: int = 0
     files_vacuumed: int = 0
@@ -108,16 +112,34 @@ def check_store(settings: Settings) -> None:
 def maintain(settings: Settings, table: LakeTable, closed_only: bool,
              say: Say = log.info, grace: timedelta = GRACE) -> Figures:
     """Compact `table`'s periods (each one commit), then vacuum what no snapshot younger
-    than `grace` needs."""
+    than `grace` needs; under the table's lease, or not at all while another run holds it."""
     started = time.monotonic()
     figures = Figures(table.area)
     delta = open_table(settings, table)
     if delta is None:
         say(f"{table.area}: no table at {table.uri(settings)}, nothing to do")
         return figures
-    now = datetime.now(UTC)
-    todo = to_compact(periods_of(delta.get_add_actions(flatten=True)), now, closed_only)
+    try:
+        with Lease(settings, table) as lease:
+            compact_and_vacuum(delta, table, closed_only, grace, lease, figures, say)
+    except LeaseHeld as held:
+        figures.held_by = str(held)
+        say(f"{table.area}: skipped, {held}")
+        return figures
+    figures.seconds = round(time.monotonic() - started, 3)
+    say(f"{table.area}: {figures.periods_compacted} periods compacted "
+        f"({figures.files_before} files -> {figures.files_after}), "
+        + (f"{figures.periods_left} left for the next run, " if figures.periods_left else "")
+        + f"{figures.files_vacuumed} superseded files removed, {figures.seconds:.1f} s")
+    return figures
+
+
+def compact_and_vacuum(delta, table: LakeTable, closed_only: bool, grace: timedelta,
+                       lease: Lease, figures: Figures, say: Say) -> None:
+    todo = to_compact(periods_of(delta.get_add_actions(flatten=True)), datetime.now(UTC),
+                      closed_only)
     for i, period in enumerate(todo, 1):
+        lease.check()
         period_started = time.monotonic()
         delta.update_incremental()  # the stream may have committed since
         try:
@@ -126,11 +148,11 @@ def maintain(settings: Settings, table: LakeTable, closed_only: bool,
                 commit_properties=CommitProperties(custom_metadata={
                     MAINTENANCE_KEY: f"compact {table.area} {PERIOD}={period.name}"}))
         except CommitFailedError as exc:
-            # Another compaction (a second run) removed some of these files first; appends
-            # never conflict. Nothing of this attempt is in the table.
+            # A commit delta-rs cannot reconcile with this one (appends never are): nothing
+            # of this attempt is in the table.
             figures.periods_left += 1
-            say(f"{table.area} {PERIOD}={period.name}: left for the next run, another commit "
-                f"removed its files first ({exc}) ({i} of {len(todo)})")
+            say(f"{table.area} {PERIOD}={period.name}: left for the next run, a conflicting "
+                f"commit came first ({exc}) ({i} of {len(todo)})")
             continue
         figures.periods_compacted += 1
         figures.files_before += result["numFilesRemoved"]
@@ -138,6 +160,7 @@ def maintain(settings: Settings, table: LakeTable, closed_only: bool,
         say(f"{table.area} {PERIOD}={period.name}: {result['numFilesRemoved']} files -> "
             f"{result['numFilesAdded']} in {time.monotonic() - period_started:.1f} s "
             f"({i} of {len(todo)})")
+    lease.check()
     delta.update_incremental()
     # Lite mode (full=False): only files the log itself removed, once older than the grace.
     # A full vacuum would also delete every file the log never named: a writer's file not
@@ -145,12 +168,6 @@ def maintain(settings: Settings, table: LakeTable, closed_only: bool,
     removed = delta.vacuum(retention_hours=retention_hours(grace), dry_run=False,
                            enforce_retention_duration=False, full=False)
     figures.files_vacuumed = len(removed)
-    figures.seconds = round(time.monotonic() - started, 3)
-    say(f"{table.area}: {figures.periods_compacted} periods compacted "
-        f"({figures.files_before} files -> {figures.files_after}), "
-        + (f"{figures.periods_left} left for the next run, " if figures.periods_left else "")
-        + f"{figures.files_vacuumed} superseded files removed, {figures.seconds:.1f} s")
-    return figures
 
 
 def maintain_lake(settings: Settings, closed_only: bool, root: str = "",
@@ -181,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
                         stream=sys.stdout)  # one stream: a caller reads progress in order
     try:
         maintain_lake(get_settings(), args.closed, args.root)
-    except (StackError, DeltaError, OSError) as exc:
+    except (StackError, DeltaError, OSError) as exc:  # LeaseLost is a StackError
         log.error("lake maintenance failed: %s", exc)
         sys.exit(1)
 

@@ -55,3 +55,17 @@ def test_airflow_processes_get_the_projects_python_whatever_the_callers_path(set
     monkeypatch.setenv("VIRTUAL_ENV", "/opt/elsewhere")
     assert airflow.environment(settings) == before
     assert before[PYTHON_VARIABLE] == sys.executable  # the stream's and generator's too
+
+
+def test_a_lease_is_free_once_expired_or_once_its_holder_on_this_host_is_gone():
+    from datetime import UTC, datetime
+
+    from apps.lake.lease import Holder, claimable
+
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    holder = Holder("vm:41:ab", "vm", 41, now + timedelta(seconds=30))
+    assert Holder.from_json(holder.to_json()) == holder
+    assert not claimable(holder, now, "vm", alive=lambda pid: True)
+    assert claimable(holder, now, "vm", alive=lambda pid: False)  # killed: run again at once
+    assert not claimable(holder, now, "other-host", alive=lambda pid: False)  # not our pid
+    assert claimable(holder, now + timedelta(seconds=30), "other-host")
