@@ -1,7 +1,7 @@
 """shopstream's tasks. Each one parses its arguments, then calls into apps/.
 
     invoke up | down | status | losses | logs NAME | doctor | test | generate | bench NAME|all | fuzz
-    invoke analyze | sql NAME | lab | e2e | chaos
+    invoke analyze | sql NAME | lab | compact | e2e | chaos
 """
 
 from __future__ import annotations
@@ -203,6 +203,33 @@ def lab(c):
     with explained():
         command = lab_command()
     subprocess.run(command, check=False)
+
+
+@task(help={
+    "closed": "only periods nothing was added to for 30 minutes (what the hourly DAG does)",
+    "root": "a lake prefix ending in '/', e.g. tests/maint-1/ (default: the pipeline's lake)",
+})
+def compact(c, closed=False, root=""):
+    """Compact the purchase lake: every period with more than one file becomes a few large
+    files (one commit each, safe beside the running stream), then files replaced more than
+    the grace period ago leave the store."""
+    import argparse
+
+    from apps.lake.maintenance import lake_root, maintain_lake
+    from apps.settings import get_settings
+
+    try:
+        root = lake_root(root)
+    except argparse.ArgumentTypeError as exc:
+        raise Exit(f"--root {exc}", code=2) from None
+    from deltalake.exceptions import DeltaError
+
+    with explained():
+        try:
+            maintain_lake(get_settings(), closed, root,
+                          say=lambda line: console.print(line, markup=False, highlight=False))
+        except DeltaError as exc:  # the store failing midway: what is committed stays
+            raise Exit(f"invoke compact: {exc}", code=1) from None
 
 
 def _prove(seconds, rate, chaos: bool) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import httpx
 
+from apps.lake.scheduled import PYTHON_VARIABLE
 from apps.settings import REPO_ROOT, Settings
 from apps.stack.artifacts import PythonVenv
 from apps.stack.paths import CONFIG_DIR, SYSTEM_PATH, data_dir
@@ -69,6 +71,10 @@ def environment(settings: Settings) -> dict[str, str]:
         "PATH": f"{VENV.bin()}:{SYSTEM_PATH}",
         "VIRTUAL_ENV": str(VENV.bin().parent),
         "PYTHONPATH": str(REPO_ROOT),  # the DAG calls code in apps/
+        # Tasks that need the project's libraries (delta-rs) run in its venv as a
+        # subprocess: the interpreter that runs the stack's other programs (the stream, the
+        # generator), whatever shell started `invoke up`.
+        PYTHON_VARIABLE: sys.executable,
         "AIRFLOW_HOME": str(HOME),
         **configuration(settings, dags=str(REPO_ROOT / "dags"),
                         passwords=str(passwords_file(settings).path), logs=str(HOME / "logs")),
