@@ -15,8 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pydantic import ValidationError
 
-from apps.analysis import reference
-from apps.analysis.notebook import parse_as_of
+from apps.analysis import reference, store
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC, Purchase, UserEvent
 from apps.e2e.ledger import Ledger, event_key
 from apps.e2e.reconcile import Comparison, Found, Located, top_repeat
@@ -111,22 +110,32 @@ def lake_found(settings: Settings, users: set[str], start: Offsets, end: Offsets
     return rows, quarantined
 
 
+# Each PostgreSQL table and the reference's name for the same result.
+RECOMPUTED = {"top_products": "top_products", "payment_types": "payment_types",
+              "top_customers_last_hour": "top_customers", "repeat_purchases": "repeat_purchases"}
+
+
 def analysis_found(settings: Settings, analysis, users: set[str]):
-    """(the run's OrderIds in the files the analysis read, the comparisons of its
-    PostgreSQL tables with DuckDB over exactly those files)."""
-    files, version = analysis.summary["files"], analysis.summary["lake_version"]
-    dataset = tables.dataset(settings, RAW_TABLE, version)  # the version the analysis read
+    """(the run's OrderIds in the lake version the analysis read, the comparisons of its
+    four PostgreSQL tables with DuckDB over exactly that version, as its refresh recorded it
+    in PostgreSQL with the tables)."""
+    conn = store.connect(settings)
+    try:
+        refresh = store.last_refresh(conn)
+    finally:
+        conn.close()
+    dataset = tables.dataset(settings, RAW_TABLE, refresh.lake_version)
     orders = set(dataset.to_table(columns=["OrderId"], filter=ds.field("UserId").isin(
         sorted(users)))["OrderId"].to_pylist())
-    expected = reference.analyse(dataset, parse_as_of(analysis.summary["as_of"]))
+    expected = reference.analyse(dataset, refresh.as_of)
+    over = f"DuckDB over lake version {refresh.lake_version} ({refresh.lake_files} files)"
+    comparisons = [Comparison(f"{table} (PostgreSQL) == {over}", analysis.tables[table].rows,
+                              [tuple(r.values()) for r in expected[name].to_pylist()])
+                   for table, name in RECOMPUTED.items()]
     repeat = expected["repeat_purchases"].to_pylist()
-    return orders, [
-        Comparison(f"repeat_purchases (PostgreSQL) == DuckDB over the same version {version} "
-                   f"({len(files)} files)",
-                   analysis.tables["repeat_purchases"].rows, [tuple(r.values()) for r in repeat]),
-        Comparison("sql/top_repeat.sql == recomputed from DuckDB's repeat_purchases",
-                   analysis.tables["top_repeat"].rows, top_repeat(repeat)),
-    ]
+    return orders, [*comparisons, Comparison(
+        "sql/top_repeat.sql == recomputed from DuckDB's repeat_purchases",
+        analysis.tables["top_repeat"].rows, top_repeat(repeat))]
 
 
 def collect(settings: Settings, ledger: Ledger, start: Offsets, end: Offsets,
