@@ -40,7 +40,6 @@ from apps.stack.services.s3 import minio_client
 pytestmark = pytest.mark.integration
 
 DAG_ID = "lake_maintenance"
-ROW_SCHEMA = RAW_ARROW.append(pa.field("kafka_topic_id", pa.string(), nullable=False))
 PARTITIONS = 3
 FIRST_DAY = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 PERIOD_DONE = re.compile(r"raw dt=\S+: \d+ files -> \d+ in")
@@ -84,7 +83,7 @@ class Lake:
                     "PaymentType": "CreditCard", "kafka_partition": partition,
                     "kafka_offset": offset, "kafka_timestamp": stamp,
                     "kafka_topic_id": self.marks.topic_id})
-        return pa.Table.from_pylist(rows, schema=ROW_SCHEMA)
+        return pa.Table.from_pylist(rows, schema=RAW_ARROW)
 
     def write(self, days: range, per_day: int = 4) -> None:
         """One commit of `per_day` records into each of `days`: a file per period."""

@@ -92,7 +92,8 @@ def test_postgres_query_and_schema(stack):
         cur.execute("SELECT table_name FROM information_schema.tables "
                     "WHERE table_schema = 'public' ORDER BY table_name")
         assert [r[0] for r in cur.fetchall()] == [
-            "payment_types", "repeat_purchases", "top_customers_last_hour", "top_products"]
+            "analysis_refreshes", "payment_types", "repeat_purchases", "top_customers_last_hour",
+            "top_products"]
     conn.close()
 
 
