@@ -264,12 +264,14 @@ def chaos(c, seconds=240, rate=5):
 
 @task(help={"what": "ingest, dag, stream, analyze or soak; all: the suite and its report",
             "minutes": "soak only: how long to hold the load (default 10)",
-            "backlog": "dag only: HOURS of default traffic waiting, drained run after run"})
-def bench(c, what, minutes=10.0, backlog=None):
+            "backlog": "dag only: HOURS of default traffic waiting, drained run after run",
+            "hours": "lake only: comma-separated hours of the stream's output (default 2,6)"})
+def bench(c, what, minutes=10.0, backlog=None, hours="2,6"):
     """Measure a part of shopstream side by side with a reference, in one run:
     `invoke bench ingest`; `invoke bench all` runs ingest, dag, stream and analyze and writes
     one JSON and one Markdown report under reports/; `invoke bench soak --minutes 10`;
-    `invoke bench dag --backlog 24` drains a day of traffic run after run.
+    `invoke bench dag --backlog 24` drains a day of traffic run after run;
+    `invoke bench lake --hours 2,6`: the stream's small files, compacted, and one file.
     (Invoke has no optional positional arguments, so the suite is named: `all`.)"""
     from apps.bench import suite
 
@@ -284,6 +286,10 @@ def bench(c, what, minutes=10.0, backlog=None):
     with explained():
         if what == "dag" and backlog is not None:
             as_json, as_md = suite.run_separate("dag-backlog", console, hours=float(backlog))
+            console.print(f"report: {as_md} and {as_json}")
+        elif what == "lake":
+            sizes = tuple(float(h) for h in hours.split(","))
+            as_json, as_md = suite.run_separate("lake", console, hours=sizes)
             console.print(f"report: {as_md} and {as_json}")
         elif what in suite.SEPARATE:
             as_json, as_md = suite.run_separate(what, console, minutes=float(minutes))
