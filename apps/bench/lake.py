@@ -110,9 +110,9 @@ def measure(settings, spark, hours: float, console: Console) -> Size:
         _, reference_s, _ = timed(spark_four, spark, s3a_url(settings, f"{prefix}reference/raw/"))
         hour = validated_batches(1.0, seed=12)
         for batch in hour:
-            shifted = batch.set_column(batch.schema.get_field_index("kafka_offset"),
-                                       "kafka_offset", pa.array(
-                                           np.asarray(batch["kafka_offset"]) + 10**9, pa.int64()))
+            at = batch.schema.get_field_index("kafka_offset")  # later offsets: new records
+            shifted = batch.set_column(at, batch.schema.field(at), pa.array(
+                np.asarray(batch["kafka_offset"]) + 10**9, pa.int64()))
             writer.write(shifted)
         _, _, hour_cpu_s = timed(maintenance.maintain, settings, lake, False,
                                  say=lambda line: None)

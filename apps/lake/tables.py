@@ -24,7 +24,10 @@ from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
 from apps.settings import Settings
 
 PERIOD = "dt"  # the partition column: one period per UTC date
-HISTORY_SCAN = 100  # commits searched for the newest marks (maintenance commits interleave)
+# Commits searched for the newest marks, newest first: maintenance commits interleave with
+# the stream's (one per period compacted). The long search runs only when the short one
+# finds none: a topic incarnation the table holds nothing of yet, or a table just adopted.
+HISTORY_SCAN, LONG_HISTORY_SCAN = 100, 5000
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def committed_marks(settings: Settings, table: LakeTable, topic: str, topic_id: 
     delta = open_table(settings, table)
     found = marks_in_history(delta.history(HISTORY_SCAN), topic, topic_id) if delta else None
     if found is None and delta is not None:
-        found = marks_in_history(delta.history(), topic, topic_id)  # a long maintenance run
+        found = marks_in_history(delta.history(LONG_HISTORY_SCAN), topic, topic_id)
     return found or Marks(topic, topic_id)
 
 
