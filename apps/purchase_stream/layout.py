@@ -30,7 +30,6 @@ from apps.contract.spark import spark_schema
 
 RAW = "raw"
 QUARANTINE = "quarantine"
-PARTITION_COLUMN = "dt"
 VALUE = "value"
 REASON = "reason"
 
