@@ -69,6 +69,17 @@ def losses_between(source: str, topic: str, topic_id: str, wanted: dict[int, int
             for p in sorted(wanted) if p in log_starts and wanted[p] < log_starts[p]]
 
 
+def lost_with_old_incarnation(source: str, topic: str, old_topic_id: str,
+                              read_up_to: dict[int, int], last_ends: dict[int, int]
+                              ) -> list[LostRange]:
+    """A topic deleted and created again took with it what was never read: per partition,
+    from where reading stopped to the last end offset the reader saw (at least: records
+    written after it looked were seen by nobody)."""
+    return [LostRange(source, topic, old_topic_id, p, read_up_to.get(p, 0), end, RECREATED,
+                      at_least=True)
+            for p, end in sorted(last_ends.items()) if end > read_up_to.get(p, 0)]
+
+
 def loss_document(loss: LostRange, detected_at: datetime) -> dict:
     return {"_id": loss.id, "Source": loss.source, "Topic": loss.topic,
             "TopicId": loss.topic_id, "Partition": loss.partition,

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from apps.purchase_stream import query  # noqa: E402
 from apps.purchase_stream.config import EXIT_DATA_LOST, parse_args  # noqa: E402
 from apps.purchase_stream.progress import ProgressFile  # noqa: E402
-from apps.purchase_stream.resume import DataLost  # noqa: E402
+from apps.purchase_stream.resume import DataLost, prepare  # noqa: E402
 from apps.settings import get_settings  # noqa: E402
 from apps.spark_session import spark_session  # noqa: E402
 
@@ -24,14 +24,13 @@ logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per callback other
 config = parse_args(sys.argv[1:])
 settings = get_settings()
 
-spark = spark_session(settings, "purchases-to-lake", **query.DRIVER_OPTIONS)
-spark.sparkContext.setLogLevel("WARN")
-spark.streams.addListener(ProgressFile(config.progress_file))
-
 try:
-    stream = query.start(spark, settings, config)
+    point = prepare(settings, config)  # where to start, and what was lost before it
 except DataLost as lost:
     logging.getLogger("purchase_stream").error("stopping: %s", lost)
-    spark.stop()
     sys.exit(EXIT_DATA_LOST)  # supervisord leaves the job stopped: no crash loop
-stream.awaitTermination()
+
+spark = spark_session(settings, "purchases-to-lake", **query.DRIVER_OPTIONS)
+spark.sparkContext.setLogLevel("WARN")
+spark.streams.addListener(ProgressFile(config.progress_file, point.topic.topic_id))
+query.start(spark, settings, config, point=point).awaitTermination()

@@ -25,14 +25,15 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
-import pyarrow as pa
 from deltalake import CommitProperties
 from deltalake.exceptions import CommitFailedError, DeltaError
 
+from apps.lake.figures import MaintenanceRecord, Period, periods_of, table_figures
 from apps.lake.lease import Lease, LeaseHeld
+from apps.lake.runs import record_run
 from apps.lake.tables import PERIOD, QUARANTINE_TABLE, RAW_TABLE, LakeTable, open_table
 from apps.settings import Settings, get_settings
 from apps.stack.spec import StackError
@@ -43,25 +44,6 @@ QUIET = timedelta(minutes=30)
 GRACE = timedelta(hours=2)
 TARGET_FILE_BYTES = 128 * 2**20
 MAINTENANCE_KEY = "shopstream.maintenance"
-
-
-@dataclass(frozen=True)
-class Period:
-    name: str  # the `dt` value
-    files: int
-    bytes: int
-    last_added: datetime
-
-
-def periods_of(add_actions) -> list[Period]:
-    """A table's live files grouped by period, from delta-rs `get_add_actions(flatten=True)`
-    (an Arrow table: `partition.dt`, `size_bytes`, `modification_time` in ms)."""
-    grouped: dict[str, list[dict]] = {}
-    for row in pa.table(add_actions).to_pylist():
-        grouped.setdefault(row[f"partition.{PERIOD}"], []).append(row)
-    return [Period(name, len(files), sum(f["size_bytes"] for f in files),
-                   datetime.fromtimestamp(max(f["modification_time"] for f in files) / 1000, UTC))
-            for name, files in sorted(grouped.items())]
 
 
 def to_compact(periods: list[Period], now: datetime, closed_only: bool,
@@ -127,6 +109,9 @@ def maintain(settings: Settings, table: LakeTable, closed_only: bool,
         say(f"{table.area}: skipped, {held}")
         return figures
     figures.seconds = round(time.monotonic() - started, 3)
+    finished = datetime.now(UTC)
+    record_run(settings, table, MaintenanceRecord(
+        finished, asdict(figures), table_figures(delta, table.area, "maintenance", finished)))
     say(f"{table.area}: {figures.periods_compacted} periods compacted "
         f"({figures.files_before} files -> {figures.files_after}), "
         + (f"{figures.periods_left} left for the next run, " if figures.periods_left else "")

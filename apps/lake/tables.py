@@ -20,10 +20,10 @@ from deltalake import (
     CommitProperties, DeltaTable, Field, Schema, convert_to_deltalake, write_deltalake,
 )
 
+from apps.lake.figures import PERIOD  # the partition column: one period per UTC date
 from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
 from apps.settings import Settings
 
-PERIOD = "dt"  # the partition column: one period per UTC date
 # Commits searched for the newest marks, newest first: maintenance commits interleave with
 # the stream's (one per period compacted). The long search runs only when the short one
 # finds none: a topic incarnation the table holds nothing of yet, or a table just adopted.
@@ -73,11 +73,32 @@ def with_period(rows: pa.Table, table: LakeTable) -> pa.Table:
 def append(settings: Settings, table: LakeTable, rows: pa.Table, marks: Marks) -> None:
     """One commit: the rows, partitioned by period, and the table's marks once they are
     held. It either happens whole or not at all (a conditional PUT of the log entry)."""
-    write_deltalake(table.uri(settings), with_period(rows, table), mode="append",
-                    partition_by=[PERIOD], schema_mode="merge",
-                    storage_options=storage_options(settings),
-                    commit_properties=CommitProperties(
-                        custom_metadata={COMMIT_KEY: marks.to_json()}))
+    Appender(settings)(table, rows, marks)
+
+
+class Appender:
+    """`append` for a writer that commits again and again (the stream): each table is kept
+    open, so a commit reads only the log entries written since its last one, and the
+    table's state after the commit (its files, for `figures.table_figures`) is at hand."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.open: dict[LakeTable, DeltaTable] = {}
+
+    def __call__(self, table: LakeTable, rows: pa.Table, marks: Marks) -> DeltaTable:
+        delta = self.open.get(table)
+        if delta is not None:
+            delta.update_incremental()  # maintenance's commits since: as fresh as a new open
+        write_deltalake(delta if delta is not None else table.uri(self.settings),
+                        with_period(rows, table), mode="append", partition_by=[PERIOD],
+                        schema_mode="merge",
+                        storage_options=None if delta is not None
+                        else storage_options(self.settings),
+                        commit_properties=CommitProperties(
+                            custom_metadata={COMMIT_KEY: marks.to_json()}))
+        if delta is None:
+            delta = self.open[table] = open_table(self.settings, table)
+        return delta
 
 
 def committed_marks(settings: Settings, table: LakeTable, topic: str, topic_id: str

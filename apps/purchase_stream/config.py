@@ -38,6 +38,11 @@ class StreamConfig:
     trigger_seconds: float = TRIGGER_SECONDS
     max_offsets_per_trigger: int = MAX_OFFSETS_PER_TRIGGER
 
+    @property
+    def lake_figures_file(self) -> Path:
+        """Where the stream records its tables' figures (progress.LakeFiguresFile)."""
+        return self.progress_file.with_suffix(".lake.json")
+
     def __post_init__(self):
         if self.root and (self.root.startswith("/") or not self.root.endswith("/")):
             raise ValueError(f"root must be empty or a relative prefix ending in '/': {self.root!r}")

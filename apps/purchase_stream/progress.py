@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import datetime
 from pathlib import Path
 
 from pyspark.sql.streaming import StreamingQueryListener
 
+from apps.lake.runs import write_atomically
 from apps.settings import Settings
 
 log = logging.getLogger("purchase_stream")
 
 
-def summary(progress: dict) -> dict:
-    """What status needs from a StreamingQueryProgress (its JSON form)."""
+def offsets(value) -> dict:
+    """A Kafka source's offsets in a progress: JSON text or already a mapping (or None)."""
+    return json.loads(value) if isinstance(value, str) else (value or {})
+
+
+def summary(progress: dict, topic_id: str = "") -> dict:
+    """What status needs from a StreamingQueryProgress (its JSON form), and what a start
+    after the topic was created anew needs to know of the old one (its id, the end offsets
+    the stream last saw)."""
     [source] = progress["sources"]  # one Kafka source
-    end = json.loads(source["endOffset"]) if isinstance(source["endOffset"], str) \
-        else source["endOffset"]
+    end = offsets(source["endOffset"])
     return {
         "batch_id": progress["batchId"],
         "timestamp": progress["timestamp"],
@@ -29,27 +35,22 @@ def summary(progress: dict) -> dict:
         "processed_rows_per_second": progress.get("processedRowsPerSecond") or 0.0,
         "duration_ms": progress.get("durationMs", {}).get("triggerExecution"),
         "end_offsets": end,  # {topic: {partition: next offset}}
+        "latest_offsets": offsets(source.get("latestOffset")),  # the topic's, at planning
+        "topic_id": topic_id,
     }
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class ProgressFile(StreamingQueryListener):
     """Logs each batch and keeps the last one in `path` (replaced atomically)."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, topic_id: str):
+        self.path, self.topic_id = path, topic_id
 
     def onQueryStarted(self, event) -> None:
         log.info("query %s started (run %s)", event.id, event.runId)
 
     def onQueryProgress(self, event) -> None:
-        line = summary(json.loads(event.progress.json))
+        line = summary(json.loads(event.progress.json), self.topic_id)
         log.info("batch %(batch_id)s: %(input_rows)s rows, %(input_rows_per_second).1f rows/s in, "
                  "%(processed_rows_per_second).1f rows/s processed, %(duration_ms)s ms", line)
         write_atomically(self.path, json.dumps(line))
@@ -66,6 +67,22 @@ def behind(end_offsets: dict[str, dict[str, int]], latest: dict[tuple[str, int],
     done = {(topic, int(p)): offset for topic, parts in end_offsets.items()
             for p, offset in parts.items()}
     return sum(end - done.get(tp, 0) for tp, end in latest.items())
+
+
+def last_seen_ends(path: Path, topic: str, topic_id: str) -> dict[int, int]:
+    """Per partition, the furthest end offset of `topic`'s incarnation `topic_id` the last
+    recorded batch saw; empty when the file is of another incarnation, or none."""
+    try:
+        line = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    if line.get("topic_id") != topic_id:
+        return {}
+    seen: dict[int, int] = {}
+    for key in ("end_offsets", "latest_offsets"):
+        for partition, offset in line.get(key, {}).get(topic, {}).items():
+            seen[int(partition)] = max(seen.get(int(partition), 0), offset)
+    return seen
 
 
 def describe(line: dict, lag: int | None) -> str:

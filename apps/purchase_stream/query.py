@@ -6,6 +6,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
 from apps.lake import tables
+from apps.lake.figures import table_figures
+from apps.lake.runs import LakeFiguresFile
 from apps.purchase_stream.config import StreamConfig
 from apps.purchase_stream.resume import StartPoint, prepare
 from apps.purchase_stream.transform import kafka_records, validated
@@ -36,12 +38,17 @@ def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig,
 
 
 def start(spark: SparkSession, settings: Settings, config: StreamConfig, *,
-          available_now: bool = False) -> StreamingQuery:
-    """Start the query; `available_now` processes what the topic holds, then stops."""
-    point = prepare(settings, config)
+          point: StartPoint | None = None, available_now: bool = False) -> StreamingQuery:
+    """Start the query (from `point`, else `prepare`'s); `available_now` processes what the
+    topic holds, then stops."""
+    point = point or prepare(settings, config)
     rows = validated(kafka_records(kafka_source(spark, settings, config, point)))
-    writer = BatchWriter(lambda table, new, marks: tables.append(settings, table, new, marks),
-                         config.root, dict(point.marks), point.topic.topic_id)
+    append, figures = tables.Appender(settings), LakeFiguresFile(config.lake_figures_file)
+
+    def commit(table: tables.LakeTable, new, marks) -> None:
+        figures.record(table_figures(append(table, new, marks), table.area, "stream"))
+
+    writer = BatchWriter(commit, config.root, dict(point.marks), point.topic.topic_id)
     writer = (
         rows.writeStream.foreachBatch(writer)
         .option("checkpointLocation", str(config.checkpoint))

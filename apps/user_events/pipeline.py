@@ -26,7 +26,7 @@ from apps.settings import Settings
 from apps.user_events import kafka_io, mongo_io, progress
 from apps.user_events.counts import Ranges, RunRange, records_in, tally
 from apps.user_events.documents import Coordinates, parse_event, to_document
-from apps.user_events.plan import lost_with_old_incarnation, plan_run
+from apps.user_events.plan import SOURCE, plan_run
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,8 @@ def _settle_old_incarnation(settings: Settings, db, topic: str, state: progress.
         mongo_io.apply_counts(db[USER_EVENT_COUNTS], pairs.values(), state.landed.ranges,
                               state.landed.mark_prefix)
     read_up_to = {p: s.end for p, s in state.landed.ranges.items()} if state.landed else {}
-    lost = lost_with_old_incarnation(topic, state.topic_id, read_up_to, state.ends)
+    lost = losses.lost_with_old_incarnation(SOURCE, topic, state.topic_id, read_up_to,
+                                            state.ends)
     losses.record(db[DATA_LOSSES], lost, datetime.now(UTC), settings.alert_webhook_url)
     progress.forget_incarnation(db, topic)
 

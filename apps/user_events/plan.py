@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.losses import RECREATED, LostRange, losses_between
+from apps.losses import LostRange, losses_between
 from apps.user_events.counts import Ranges, Span, bound, records_in
 
 SOURCE = "user_events"
@@ -32,12 +32,3 @@ def plan_run(topic: str, topic_id: str, committed: dict[int, int], log_starts: d
     ranges = bound(everything, cap)
     return Plan(ranges, lost, records_in(everything) - records_in(ranges))
 
-
-def lost_with_old_incarnation(topic: str, old_topic_id: str, read_up_to: dict[int, int],
-                              last_ends: dict[int, int]) -> list[LostRange]:
-    """A topic deleted and created again took with it what no run had read: per partition,
-    from where reading stopped to the last end offset a run saw (at least: records written
-    after that run were seen by nobody)."""
-    return [LostRange(SOURCE, topic, old_topic_id, p, read_up_to.get(p, 0), end, RECREATED,
-                      at_least=True)
-            for p, end in sorted(last_ends.items()) if end > read_up_to.get(p, 0)]

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -47,3 +48,40 @@ def webhook():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/alert", received
     server.shutdown()
+
+
+def recreate(settings: Settings, topic: str) -> None:
+    """Delete `topic` and create it again: a new incarnation (a new topic id)."""
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    from apps.contract.models import TOPIC_PARTITIONS
+    from apps.kafka_admin import describe_topic
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers)
+    try:
+        before = describe_topic(settings, topic).topic_id
+        admin.delete_topics([topic])
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                admin.create_topics([NewTopic(topic, TOPIC_PARTITIONS, 1)])
+                break
+            except Exception:  # TopicAlreadyExists while the deletion completes
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+        while True:
+            try:
+                if describe_topic(settings, topic).topic_id != before:
+                    return
+            except Exception:  # not yet known to the broker
+                pass
+            time.sleep(0.5)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def recreate_topic():
+    return recreate

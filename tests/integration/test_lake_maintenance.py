@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pyarrow as pa
 import pytest
@@ -30,7 +31,9 @@ from deltalake import DeltaTable
 
 from apps.lake.maintenance import GRACE, maintain
 from apps.lake.marks import Marks
-from apps.lake.tables import RAW_TABLE, LakeTable, append, committed_marks
+from apps.lake.figures import size, table_figures
+from apps.lake.runs import LakeFiguresFile, lake_lines
+from apps.lake.tables import RAW_TABLE, Appender, LakeTable, append, committed_marks
 from apps.purchase_stream.layout import RAW_ARROW
 from apps.purchase_stream.store import remove_prefix
 from apps.settings import REPO_ROOT, Settings
@@ -85,15 +88,18 @@ class Lake:
                     "kafka_topic_id": self.marks.topic_id})
         return pa.Table.from_pylist(rows, schema=RAW_ARROW)
 
-    def write(self, days: range, per_day: int = 4) -> None:
-        """One commit of `per_day` records into each of `days`: a file per period."""
+    def write(self, days: range, per_day: int = 4, appender: Appender | None = None
+              ) -> DeltaTable | None:
+        """One commit of `per_day` records into each of `days`: a file per period (through
+        the stream's `appender` when given: its table as that commit left it)."""
         rows = self.batch(days, per_day)
         marks = self.marks.after(rows)
-        append(self.settings, self.table, rows, marks)
+        delta = (appender or partial(append, self.settings))(self.table, rows, marks)
         self.marks = marks
         self.written |= set(zip(rows["kafka_partition"].to_pylist(),
                                 rows["kafka_offset"].to_pylist()))
         self.appends += 1
+        return delta
 
     # What a reader outside the project sees.
 
@@ -146,7 +152,7 @@ class Lake:
     def data_objects(self) -> list[str]:
         return [o.object_name for o in minio_client(self.settings).list_objects(
                     self.settings.s3_bucket, f"{self.root}raw/", recursive=True)
-                if "/_delta_log/" not in o.object_name]
+                if "/_delta_log/" not in o.object_name and "/_maintenance/" not in o.object_name]
 
 
 @pytest.fixture
@@ -293,6 +299,44 @@ def test_vacuum_removes_superseded_files_only_after_the_grace(lake):
            for f in lake.delta().file_uris()), stray])
     assert len(lake.data_objects()) == 3 + 1
     assert GRACE >= timedelta(hours=1)
+
+
+def test_status_shows_the_lake_as_its_writers_last_recorded_it(lake, tmp_path):
+    stream_file = tmp_path / "stream.lake.json"
+
+    def status() -> str:
+        raw, quarantine = lake_lines(lake.settings, stream_file, lake.root)
+        assert quarantine == "quarantine: nothing recorded yet; no maintenance run recorded"
+        return raw
+
+    def live() -> tuple[int, str]:  # what an independent reader counts
+        sizes = pa.table(lake.delta().get_add_actions(flatten=True))["size_bytes"].to_pylist()
+        return len(sizes), size(sum(sizes))
+
+    assert status() == "raw: nothing recorded yet; no maintenance run recorded"
+    appender, recorded = Appender(lake.settings), LakeFiguresFile(stream_file)
+    for _ in range(4):  # as the stream commits and records
+        recorded.record(table_figures(lake.write(range(3), appender=appender), "raw", "stream"))
+    files, held = live()
+    assert files == 12
+    assert re.fullmatch(rf"raw v3: 12 files, {held}, oldest uncompacted dt=2026-11-01 "
+                        r"\(stream, \d+ s ago\); no maintenance run recorded", status()), status()
+
+    maintain(lake.settings, lake.table, closed_only=False)
+    files, held = live()
+    assert files == 3
+    assert re.fullmatch(rf"raw v6: 3 files, {held}, all compacted \(maintenance, \d+ s ago\); "
+                        r"maintenance \d+ s ago: 3 periods compacted, 0 files vacuumed",
+                        status()), status()
+
+    # The stream's next commit is newer than the run: status shows the stream's figures.
+    recorded.record(table_figures(lake.write(range(1, 2), appender=appender), "raw", "stream"))
+    files, held = live()
+    assert files == 4
+    assert re.fullmatch(rf"raw v7: 4 files, {held}, oldest uncompacted dt=2026-11-02 "
+                        r"\(stream, \d+ s ago\); maintenance \d+ s ago: 3 periods compacted, "
+                        r"0 files vacuumed", status()), status()
+    lake.assert_exact()
 
 
 def test_the_deployed_dag_is_parsed_unpaused_and_scheduled_hourly(stack):

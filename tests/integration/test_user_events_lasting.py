@@ -14,9 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 from kafka import KafkaAdminClient, TopicPartition
-from kafka.admin import NewTopic
 
-from apps.contract.models import TOPIC_PARTITIONS
 from apps.losses import RECREATED, RETENTION, open_losses
 from apps.mongo import DATA_LOSSES, USER_EVENTS
 from apps.settings import REPO_ROOT
@@ -122,27 +120,8 @@ def test_records_deleted_before_a_run_are_stored_alerted_once_shown_and_acknowle
     assert "no open loss" in again.stdout
 
 
-def recreate(settings, topic: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers)
-    try:
-        before = kafka_io.topic_id(settings, topic)
-        admin.delete_topics([topic])
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                admin.create_topics([NewTopic(topic, TOPIC_PARTITIONS, 1)])
-                break
-            except Exception:  # TopicAlreadyExists while the deletion completes
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
-        while kafka_io.topic_id(settings, topic) == before:
-            time.sleep(0.5)
-    finally:
-        admin.close()
-
-
-def test_a_recreated_topic_lands_as_new_data_and_old_documents_stay(stack, job, db):
+def test_a_recreated_topic_lands_as_new_data_and_old_documents_stay(stack, job, db,
+                                                                  recreate_topic):
     old = send_events(stack, job.topic, known_events(150, seed=41))
     pipeline.run_once(stack, job)
     before = {d["_id"]: d for d in db[USER_EVENTS].find()}
@@ -150,7 +129,7 @@ def test_a_recreated_topic_lands_as_new_data_and_old_documents_stay(stack, job, 
     # created again under it, between its land and its count.
     next_ = send_events(stack, job.topic, known_events(60, seed=42))
     landed = pipeline.land(stack, replace(job, cap=50))
-    recreate(stack, job.topic)
+    recreate_topic(stack, job.topic)
     with pytest.raises(kafka_io.TopicChanged, match="deleted and created again"):
         pipeline.count(stack, landed, job)
     with pytest.raises(kafka_io.TopicChanged, match="deleted and created again"):

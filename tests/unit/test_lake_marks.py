@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from apps.lake.maintenance import Period, to_compact
+from apps.lake.figures import Period
+from apps.lake.maintenance import to_compact
 from apps.lake.marks import COMMIT_KEY, Marks, batch_ends, marks_in_history, unwritten
 
 

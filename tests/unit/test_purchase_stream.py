@@ -13,13 +13,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from apps.contract.models import Purchase, kafka_value
-from apps.purchase_stream import alert, layout, progress
-from apps.purchase_stream.config import StreamConfig, job_argv, parse_args
-from apps.purchase_stream.validate import validate_batch, validate_value
-from apps.lake.marks import Marks
-from apps.purchase_stream.resume import starting_offsets
-from apps.purchase_stream.writer import BatchWriter, split
 from apps.kafka_admin import TopicDescription
+from apps.lake.marks import Marks
+from apps.lake.runs import write_atomically
+from apps.purchase_stream import alert, layout, progress, resume
+from apps.purchase_stream.config import StreamConfig, job_argv, parse_args
+from apps.purchase_stream.resume import starting_offsets
+from apps.purchase_stream.validate import validate_batch, validate_value
+from apps.purchase_stream.writer import BatchWriter, split
 
 TOPIC_ID = "2870ed4a-2f24-4d00-bbb9-c740b376cc15"
 
@@ -192,7 +193,8 @@ PROGRESS = {
     "batchId": 12, "timestamp": "2025-06-01T12:00:03.123Z", "numInputRows": 51,
     "inputRowsPerSecond": 5.1, "processedRowsPerSecond": 30.0,
     "durationMs": {"triggerExecution": 1700},
-    "sources": [{"endOffset": '{"PurchasedItem":{"0":100,"1":90,"2":80}}'}],
+    "sources": [{"endOffset": '{"PurchasedItem":{"0":100,"1":90,"2":80}}',
+                 "latestOffset": '{"PurchasedItem":{"0":120,"1":90,"2":80}}'}],
 }
 
 
@@ -206,9 +208,33 @@ def test_progress_summary_and_status_line(tmp_path):
         "batch 12 at 12:00:03 UTC: 51 rows, 5.1 rows/s in; 7 behind"
     assert progress.describe(line, None).endswith("lag unknown")
     path = tmp_path / "p.json"
-    progress.write_atomically(path, json.dumps(line))
+    write_atomically(path, json.dumps(line))
     assert json.loads(path.read_text()) == line
     assert progress.activity(None, tmp_path / "missing.json") is None
+
+
+def test_a_new_incarnation_knows_how_far_the_last_batch_saw_the_old_one(tmp_path):
+    path = tmp_path / "p.json"
+    write_atomically(path, json.dumps(progress.summary(PROGRESS, topic_id="old-id")))
+    # the topic's end offsets at the last planning, where they ran past the batch's end
+    assert progress.last_seen_ends(path, "PurchasedItem", "old-id") == {0: 120, 1: 90, 2: 80}
+    assert progress.last_seen_ends(path, "PurchasedItem", "new-id") == {}
+    assert progress.last_seen_ends(tmp_path / "none.json", "PurchasedItem", "old-id") == {}
+
+
+def test_a_checkpoint_of_another_incarnation_is_moved_aside_and_the_old_id_named(tmp_path):
+    checkpoint = tmp_path / "checkpoint"
+    assert resume.guard_checkpoint(checkpoint, "a") is None  # first run: nothing to settle
+    resume.remember_incarnation(checkpoint, "a")
+    checkpoint.mkdir()
+    assert resume.guard_checkpoint(checkpoint, "a") is None and checkpoint.exists()
+    assert resume.guard_checkpoint(checkpoint, "b") == "a"
+    assert not checkpoint.exists() and (tmp_path / "checkpoint.topic-a").is_dir()
+    # Until the old incarnation is settled and the new one remembered, a start names it
+    # again (a start that died midway settles it again).
+    assert resume.guard_checkpoint(checkpoint, "b") == "a"
+    resume.remember_incarnation(checkpoint, "b")
+    assert resume.guard_checkpoint(checkpoint, "b") is None
 
 
 def test_supervisor_events_that_count_as_failures():

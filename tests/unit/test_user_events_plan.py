@@ -4,11 +4,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from apps.losses import RECREATED, RETENTION, LostRange, alert_message, loss_document
+from apps.losses import (
+    RECREATED, RETENTION, LostRange, alert_message, loss_document, lost_with_old_incarnation,
+)
 from apps.user_events.counts import (
     COUNTED, PairEvents, RunRange, Span, bound, count_update, counting_starts, records_in,
 )
-from apps.user_events.plan import lost_with_old_incarnation, plan_run
+from apps.user_events.plan import plan_run
 from apps.user_events.status import progress_line
 
 NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
@@ -53,8 +55,8 @@ def test_offsets_deleted_before_they_were_read_are_a_loss_with_their_exact_range
 
 
 def test_a_recreated_topic_loses_at_least_what_no_run_had_read():
-    lost = lost_with_old_incarnation("UserEvents", "old", read_up_to={0: 80, 1: 60},
-                                     last_ends={0: 100, 1: 60, 2: 5})
+    lost = lost_with_old_incarnation("user_events", "UserEvents", "old",
+                                     read_up_to={0: 80, 1: 60}, last_ends={0: 100, 1: 60, 2: 5})
     assert [(x.partition, x.first, x.end, x.at_least, x.reason) for x in lost] == [
         (0, 80, 100, True, RECREATED), (2, 0, 5, True, RECREATED)]
     assert lost[0].describe() == ("at least 20 records of UserEvents partition 0 "
