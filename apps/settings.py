@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     user_events_run_cap: int = Field(100_000, ge=1)
 
     spark_master: str = "local[2]"
+    # The warm Spark for analyses (apps/stack/services/spark_connect.py); "" for none.
+    spark_connect_url: str = "sc://127.0.0.1:15002"
+    spark_connect_ui_port: int = 4050
+    analysis_refresh_minutes: int = Field(10, ge=1)
     # Where a failed DAG task or a dead streaming job posts one JSON message; unset: none.
     alert_webhook_url: str | None = None
     jupyter_url: str = "http://127.0.0.1:8888"

@@ -7,19 +7,27 @@ kept in the per-user cache (`invoke up` provisions them).
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from pathlib import Path
 
 from apps.settings import Settings
 from apps.stack.artifacts import MavenJars
 
+log = logging.getLogger(__name__)
 JAR_VERSION = re.compile(r"-\d[^_]*\.jar$")  # the version: no underscore in it
 
 
-def _pyspark_jars() -> Path:
+def pyspark_home() -> Path:
+    """The installed PySpark: a Spark distribution (`bin/`, `jars/`) without `sbin/`."""
     import pyspark
 
-    return Path(pyspark.__file__).parent / "jars"
+    return Path(pyspark.__file__).parent
+
+
+def _pyspark_jars() -> Path:
+    return pyspark_home() / "jars"
 
 
 def _hadoop_version() -> str:
@@ -71,11 +79,20 @@ def s3a_options(settings: Settings) -> dict[str, str]:
     }
 
 
+# Variables that would turn PySpark's builder into a Spark Connect client.
+CONNECT_VARIABLES = ("SPARK_REMOTE", "SPARK_CONNECT_MODE_ENABLED")
+
+
 def spark_session(settings: Settings, app_name: str, *, master: str | None = None,
                   with_connectors: bool = True, **options: str):
-    """A session on `SPARK_MASTER` (or `master`); `with_connectors=False` leaves out the
-    Kafka source and S3A, for pure DataFrame work on a machine that has not provisioned them."""
+    """A classic session (a JVM in this process) on `SPARK_MASTER` (or `master`);
+    `with_connectors=False` leaves out the Kafka source and S3A, for pure DataFrame work on
+    a machine that has not provisioned them. The streaming job is one: it never becomes a
+    Connect client, whatever the environment says."""
     from pyspark.sql import SparkSession
+
+    for variable in CONNECT_VARIABLES:
+        os.environ.pop(variable, None)
 
     builder = (
         SparkSession.builder.appName(app_name)
@@ -89,3 +106,44 @@ def spark_session(settings: Settings, app_name: str, *, master: str | None = Non
     for key, value in {**s3a_options(settings), **options}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def warm_server_answers(settings: Settings) -> bool:
+    """The Spark Connect server of `SPARK_CONNECT_URL` accepts connections."""
+    from apps.stack.probes import tcp
+    from apps.stack.services.spark_connect import address
+
+    return bool(settings.spark_connect_url) and tcp(*address(settings)) is None
+
+
+def analysis_session(settings: Settings, app_name: str, sql_options: dict[str, str],
+                     local_options: dict[str, str] | None = None):
+    """A session for an analysis: a new session on the warm server (`SPARK_CONNECT_URL`)
+    when it answers, else a classic local one (with `local_options` too), as slow as a
+    JVM's start. The caller ends it with `end_session`, which releases what it cached."""
+    if warm_server_answers(settings):
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.builder.remote(settings.spark_connect_url).create()
+        for key, value in sql_options.items():
+            session.conf.set(key, value)
+        return session
+    log.info("the warm Spark at %s does not answer: starting a local Spark",
+             settings.spark_connect_url or "(SPARK_CONNECT_URL unset)")
+    return spark_session(settings, app_name, **sql_options, **(local_options or {}))
+
+
+def engine_of(session) -> dict[str, str]:
+    """Which Spark ran an analysis, for its summary: the warm server and the session's id
+    there, or a local Spark."""
+    session_id = getattr(session, "session_id", None)
+    if session_id is None or not hasattr(session, "client"):
+        return {"engine": "local"}
+    return {"engine": "spark-connect", "session_id": session_id}
+
+
+def end_session(session) -> None:
+    """Release what the session cached, then the session itself (on the server: its
+    state; locally: the JVM)."""
+    session.catalog.clearCache()
+    session.stop()

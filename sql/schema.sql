@@ -51,3 +51,6 @@ CREATE TABLE IF NOT EXISTS analysis_refreshes (
     lake_files   integer NOT NULL,
     orders       bigint NOT NULL
 );
+-- The tables a refresh wrote (a scheduled one skips the lake-wide three when the lake has
+-- not changed); added after the table was first created, hence its own statement.
+ALTER TABLE analysis_refreshes ADD COLUMN IF NOT EXISTS tables text[];

@@ -168,3 +168,14 @@ def repeat_purchases(lines: DataFrame) -> DataFrame:
         .select(F.col("UserId").alias("user_id"), F.col("ProductId").alias("product_id"),
                 "order_count", "total_units", "first_order_at", "last_order_at")
         .repartition(1).orderBy("user_id", "product_id"))
+
+
+# Each result table and how it is computed from the order lines, as of a moment.
+RESULTS = {
+    "top_products": lambda lines, as_of: top_products(lines),
+    "payment_types": lambda lines, as_of: payment_types(lines),
+    "top_customers_last_hour": top_customers,
+    "repeat_purchases": lambda lines, as_of: repeat_purchases(lines),
+}
+# The one whose answer moves with time even when the lake does not.
+HOURLY = "top_customers_last_hour"

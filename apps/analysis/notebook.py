@@ -16,6 +16,7 @@ from apps.analysis import analyses, charts, queries, store
 from apps.analysis.lake import AnalysisError, check_store, lake_url, read_lake
 from apps.analysis.report import Table
 from apps.settings import REPO_ROOT, get_settings
+from apps.spark_session import engine_of
 
 REPORTS = REPO_ROOT / "reports"
 SUMMARY = "summary.json"
@@ -53,7 +54,7 @@ class AnalysisRun:
 
     def __init__(self, as_of: str | None, lake: str | None, target_schema: str,
                  reports_dir: str | None):
-        from apps.spark_session import spark_session
+        from apps.spark_session import analysis_session
 
         self.settings = get_settings()
         self.as_of = parse_as_of(as_of)
@@ -65,9 +66,9 @@ class AnalysisRun:
         if self.url.startswith(("s3a://", "s3://")):
             check_store(self.settings, self.url)
         self.store = store.connect(self.settings)  # fail now, not after the Spark work
-        self.spark = spark_session(self.settings, "shopstream-analysis",
-                                   **{"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS,
-                                      "spark.log.level": "ERROR"})
+        self.spark = analysis_session(self.settings, "shopstream-analysis",
+                                      {"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS},
+                                      {"spark.log.level": "ERROR"})
         self.lake = read_lake(self.spark, self.url, self.settings)
         self.lines = analyses.order_lines(analyses.dedupe_orders(self.lake.purchases)).cache()
         self.order_count = analyses.orders_of(self.lines).count()
@@ -85,15 +86,17 @@ class AnalysisRun:
         columns, rows = self.results[table]
         return Table(columns[:-1], [row[:-1] for row in rows])  # without computed_at
 
+    def _compute(self, table: str) -> Table:
+        return self._keep(table, analyses.RESULTS[table](self.lines, self.as_of))
+
     def top_products(self) -> Table:
-        return self._keep("top_products", analyses.top_products(self.lines))
+        return self._compute("top_products")
 
     def payment_types(self) -> Table:
-        return self._keep("payment_types", analyses.payment_types(self.lines))
+        return self._compute("payment_types")
 
     def top_customers(self) -> Table:
-        return self._keep("top_customers_last_hour",
-                          analyses.top_customers(self.lines, self.as_of))
+        return self._compute("top_customers_last_hour")
 
     def hour_note(self) -> str:
         hour = f"[{self.window.start:%Y-%m-%d %H:%M:%S}, {self.window.end:%H:%M:%S}) UTC"
@@ -102,7 +105,7 @@ class AnalysisRun:
         return f"The hour {hour}."
 
     def repeat_purchases(self) -> Table:
-        return self._keep("repeat_purchases", analyses.repeat_purchases(self.lines))
+        return self._compute("repeat_purchases")
 
     def chart_top_products(self):
         rows = [r[:-1] for r in self.results["top_products"][1]]
@@ -123,10 +126,19 @@ class AnalysisRun:
             "window_end": self.window.end.isoformat(), "lake_url": self.url,
             "orders": self.order_count, "files": self.lake.files,
             "lake_version": self.lake.version, "counts": counts,
-            "schema": self.schema,
+            "schema": self.schema, "spark": engine_of(self.spark),
         }, indent=2))
         return f"Replaced in schema {self.schema!r}: " + ", ".join(
             f"{table} ({n} rows)" for table, n in counts.items())
+
+
+    def close(self) -> None:
+        """Release the cached rows and the Spark session (on the warm server: its state)."""
+        from apps.spark_session import end_session
+
+        self.lines.unpersist()
+        end_session(self.spark)
+        self.store.close()
 
 
 def top_repeat(target_schema: str, reports_dir: str | None) -> tuple[Table, object]:

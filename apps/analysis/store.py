@@ -8,7 +8,7 @@ DELETE keeps the old rows visible to every snapshot that predates the commit.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -68,6 +68,7 @@ class Refresh:
     lake_version: int | None
     lake_files: int
     orders: int
+    tables: list[str] = field(default_factory=lambda: list(TABLES))  # the tables it wrote
 
 
 REFRESHES = "analysis_refreshes"
@@ -84,7 +85,8 @@ def replace_tables(conn, results: dict[str, tuple[list[str], list[tuple]]],
         with conn, conn.cursor() as cur:
             if refresh is not None:
                 cur.execute(sql.SQL("INSERT INTO {} (computed_at, as_of, lake_url, lake_version, "
-                                    "lake_files, orders) VALUES (%s, %s, %s, %s, %s, %s)").format(
+                                    "lake_files, orders, tables) "
+                                    "VALUES (%s, %s, %s, %s, %s, %s, %s)").format(
                     sql.Identifier(schema, REFRESHES)), astuple(refresh))
             for table, (columns, rows) in results.items():
                 target = sql.Identifier(schema, table)
@@ -100,10 +102,10 @@ def replace_tables(conn, results: dict[str, tuple[list[str], list[tuple]]],
 def last_refresh(conn, schema: str = DEFAULT_SCHEMA) -> Refresh | None:
     with conn, conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT computed_at, as_of, lake_url, lake_version, lake_files, "
-                            "orders FROM {} ORDER BY refresh_id DESC LIMIT 1").format(
+                            "orders, tables FROM {} ORDER BY refresh_id DESC LIMIT 1").format(
             sql.Identifier(schema, REFRESHES)))
         row = cur.fetchone()
-    return None if row is None else Refresh(*row)
+    return None if row is None else Refresh(*row[:-1], tables=row[-1] or list(TABLES))
 
 
 def read_table(conn, table: str, schema: str = DEFAULT_SCHEMA) -> tuple[list[str], list[tuple]]:

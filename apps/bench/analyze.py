@@ -1,17 +1,20 @@
-"""`invoke bench analyze`: the four analyses in Spark against the same four in DuckDB,
-over the same Parquet files, in one run; then the same at five times the size.
+"""`invoke bench analyze`: the four analyses through the warm Spark (the stack's Spark
+Connect server), through a fresh local Spark and in DuckDB, over the same Parquet files,
+in one run, at 1M and 5M purchases; `invoke analyze` end to end on a small lake beside a
+fresh DuckDB pass; the server's memory over 100 analyses; the stack's idle memory.
 
 The purchases are generated column-wise with numpy and pyarrow (building them one by one
 through Faker and pydantic would take hours), laid out as the stream lays out `raw/`
 (one object per batch and date, at most a batch's rows) under a prefix of the benchmark's
-own, which is deleted afterwards. Spark's start-up is timed apart. Run it with the
-generator paused: both engines share two cores with the stack.
+own, which is deleted afterwards. Run it with the generator paused: every engine shares
+two cores with the stack.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +26,7 @@ from rich.table import Table
 
 from apps.analysis import analyses, reference
 from apps.analysis.lake import read_lake
-from apps.analysis.notebook import SHUFFLE_PARTITIONS
+from apps.bench import warm
 from apps.bench.report import Figure
 from apps.console import make_console
 from apps.contract.models import PaymentType
@@ -36,7 +39,9 @@ from apps.purchase_stream.store import lake_filesystem, s3a_url
 from apps.settings import get_settings
 
 SIZES = (1_000_000, 5_000_000)
-RATIO_GOAL, GROWTH_GOAL = 3.0, 5.0
+SMALL, REPEATS = 8_000, 100  # `invoke analyze` end to end; the server's memory over time
+RATIO_GOAL, MEMORY_GROWTH_GOAL, IDLE_GOAL_MIB = 3.0, 1.2, 3.5 * 1024
+IDLE_WAIT_S = 90
 AS_OF = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 RETRIED = 0.01  # share of purchases a client sent twice
 PRODUCTS_TYPE = RAW_ARROW.field("Products").type
@@ -116,13 +121,10 @@ def write_lake(settings, table: pa.Table, prefix: str) -> int:
 class Timing:
     purchases: int
     objects: int
-    spark_s: float
+    warm_s: float  # through the stack's warm Spark (a new session)
+    fresh_s: float  # a new process's local Spark, JVM start included
     duckdb_s: float
     repeat_rows: int
-
-    @property
-    def ratio(self) -> float:
-        return self.spark_s / self.duckdb_s
 
 
 def spark_four(spark, url: str) -> dict[str, list]:
@@ -138,7 +140,10 @@ def spark_four(spark, url: str) -> dict[str, list]:
         lines.unpersist()
 
 
-def measure(settings, spark, n: int, console: Console) -> Timing:
+@contextmanager
+def bench_lake(settings, n: int, console: Console):
+    """`n` generated purchases written as the stream writes them, under a prefix of the
+    benchmark's own, deleted afterwards: (prefix, objects)."""
     prefix = f"bench/analyze-{uuid.uuid4().hex[:8]}/"
     fs = lake_filesystem(settings)
     fs.create_dir(f"{settings.s3_bucket}/{prefix}")  # so that the cleanup always finds it
@@ -149,55 +154,104 @@ def measure(settings, spark, n: int, console: Console) -> Timing:
         console.print(f"{n:,} purchases (+{len(table) - n:,} retried copies) in {objects} objects "
                       f"under {prefix}: {time.perf_counter() - started:.0f} s to generate and write")
         del table
-        started = time.perf_counter()
-        spark_result = spark_four(spark, s3a_url(settings, f"{prefix}{RAW}/"))
-        spark_s = time.perf_counter() - started
-        started = time.perf_counter()
-        duck = reference.analyse(tables.dataset(settings, RAW_TABLE.under(prefix)), AS_OF)
-        duckdb_s = time.perf_counter() - started
-        for name in ("top_products", "repeat_purchases"):  # the same answers, or no figure
-            if len(spark_result[name]) != duck[name].num_rows:
-                raise AssertionError(f"{name}: Spark {len(spark_result[name])} rows, "
-                                     f"DuckDB {duck[name].num_rows}")
-        console.print(f"  Spark {spark_s:.1f} s, DuckDB {duckdb_s:.1f} s")
-        return Timing(n, objects, spark_s, duckdb_s, duck["repeat_purchases"].num_rows)
+        yield prefix, objects
     finally:
         fs.delete_dir(f"{settings.s3_bucket}/{prefix}")
 
 
-def run(console: Console | None = None, sizes: tuple[int, ...] = SIZES) -> list[Figure]:
-    from apps.spark_session import spark_session
+def measure(settings, n: int, console: Console) -> Timing:
+    with bench_lake(settings, n, console) as (prefix, objects):
+        url = s3a_url(settings, f"{prefix}{RAW}/")
+        checked = {}
 
+        def four(spark, lake_url):
+            checked.update(spark_four(spark, lake_url))
+
+        warm_s = warm.warm_four(settings, url, four)
+        fresh_s = warm.fresh_local_four(url)
+        started = time.perf_counter()
+        duck = reference.analyse(tables.dataset(settings, RAW_TABLE.under(prefix)), AS_OF)
+        duckdb_s = time.perf_counter() - started
+        for name in ("top_products", "repeat_purchases"):  # the same answers, or no figure
+            if len(checked[name]) != duck[name].num_rows:
+                raise AssertionError(f"{name}: Spark {len(checked[name])} rows, "
+                                     f"DuckDB {duck[name].num_rows}")
+        console.print(f"  warm Spark {warm_s:.1f} s, fresh local Spark {fresh_s:.1f} s, "
+                      f"DuckDB {duckdb_s:.1f} s")
+        return Timing(n, objects, warm_s, fresh_s, duckdb_s, duck["repeat_purchases"].num_rows)
+
+
+@dataclass(frozen=True)
+class SmallLake:
+    purchases: int
+    analyze_s: float  # `invoke analyze` end to end
+    duckdb_s: float  # a fresh DuckDB pass, reads included
+    memory_first_mib: float  # the server's PSS after the first of the repeated analyses
+    memory_last_mib: float  # ... after the last
+    repeats: int
+
+
+def measure_small(settings, console: Console, n: int = SMALL, repeats: int = REPEATS
+                  ) -> SmallLake:
+    from apps.analysis import store
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    conn = store.connect(settings)
+    store.create_tables(conn, schema)
+    try:
+        with bench_lake(settings, n, console) as (prefix, _):
+            url = s3a_url(settings, f"{prefix}{RAW}/")
+            analyze_s = warm.invoke_analyze(url, schema, AS_OF.isoformat())
+            duckdb_s = warm.fresh_duckdb(prefix, AS_OF.isoformat())
+            console.print(f"  invoke analyze {analyze_s:.1f} s, a fresh DuckDB pass "
+                          f"{duckdb_s:.1f} s; now {repeats} analyses through the warm Spark")
+            first = last = 0.0
+            for i in range(repeats):
+                warm.warm_four(settings, url, spark_four)
+                if i == 0:
+                    first = warm.server_memory_mib(settings)
+            last = warm.server_memory_mib(settings)
+            console.print(f"  the server's memory: {first:,.0f} MiB after the first, "
+                          f"{last:,.0f} MiB after the last of {repeats}")
+    finally:
+        store.drop_schema(conn, schema)
+        conn.close()
+    return SmallLake(n, analyze_s, duckdb_s, first, last, repeats)
+
+
+def run(console: Console | None = None, sizes: tuple[int, ...] = SIZES) -> list[Figure]:
     console = console or make_console()
     settings = get_settings()
-    started = time.perf_counter()
-    spark = spark_session(settings, "shopstream-bench-analyze", **{
-        "spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS, "spark.log.level": "ERROR",
-        "spark.driver.memory": "4g"})
-    startup_s = time.perf_counter() - started
-    timings = [measure(settings, spark, n, console) for n in sizes]
-    spark.stop()
+    small = measure_small(settings, console)
+    timings = [measure(settings, n, console) for n in sizes]
+    time.sleep(IDLE_WAIT_S)  # the server gives its heap back after a quiet while
+    idle_mib = warm.stack_memory_mib(settings)
     out = Table(title="shopstream analysis benchmark: the four analyses, same files")
-    for column in ("purchases", "objects", "Spark s", "DuckDB s", "Spark/DuckDB",
-                   "repeat pairs"):
+    for column in ("purchases", "objects", "warm Spark s", "fresh local Spark s", "DuckDB s",
+                   "warm/DuckDB", "repeat pairs"):
         out.add_column(column, justify="right")
     for t in timings:
-        out.add_row(f"{t.purchases:,}", str(t.objects), f"{t.spark_s:.1f}", f"{t.duckdb_s:.1f}",
-                    f"{t.ratio:.2f}x", f"{t.repeat_rows:,}")
+        out.add_row(f"{t.purchases:,}", str(t.objects), f"{t.warm_s:.1f}", f"{t.fresh_s:.1f}",
+                    f"{t.duckdb_s:.1f}", f"{t.warm_s / t.duckdb_s:.2f}x", f"{t.repeat_rows:,}")
     console.print(out)
-    console.print(f"Spark start-up (session, JVM): {startup_s:.1f} s, not in the times above")
-    return figures(timings, startup_s)
+    console.print(f"stack memory (PSS), idle after the runs: {idle_mib:,.0f} MiB")
+    return figures(timings, small, idle_mib)
 
 
-def figures(timings: list[Timing], startup_s: float) -> list[Figure]:
-    """Spark against DuckDB at each size; then Spark's growth between the first and last."""
-    out = [Figure("analyze", f"Spark s, {t.purchases:,} purchases", t.spark_s, "s",
-                  "DuckDB s, same files", t.duckdb_s, f"<= {RATIO_GOAL:g}") for t in timings]
-    if len(timings) > 1:
-        first, last = timings[0], timings[-1]
-        out.append(Figure("analyze", f"Spark s, {last.purchases:,} purchases", last.spark_s, "s",
-                          f"Spark s, {first.purchases:,} purchases", first.spark_s,
-                          f"<= {GROWTH_GOAL:g}"))
-    out.append(Figure("analyze", "Spark start-up (session, JVM), not in the times above",
-                      startup_s, "s"))
-    return out
+def figures(timings: list[Timing], small: SmallLake, idle_mib: float) -> list[Figure]:
+    out = []
+    for t in timings:
+        out += [Figure("analyze", f"warm Spark s, {t.purchases:,} purchases", t.warm_s, "s",
+                       "DuckDB s, same files", t.duckdb_s, f"<= {RATIO_GOAL:g}"),
+                Figure("analyze", f"fresh local Spark s, {t.purchases:,} purchases", t.fresh_s,
+                       "s", "DuckDB s, same files", t.duckdb_s)]
+    return out + [
+        Figure("analyze", f"invoke analyze s, {small.purchases:,} purchases", small.analyze_s,
+               "s", "a fresh DuckDB pass s, reads included", small.duckdb_s,
+               f"<= {RATIO_GOAL:g}"),
+        Figure("analyze", f"server MiB after {small.repeats} analyses", small.memory_last_mib,
+               "MiB", "server MiB after the first", small.memory_first_mib,
+               f"<= {MEMORY_GROWTH_GOAL:g}"),
+        Figure("analyze", "stack MiB (PSS), idle after the runs", idle_mib, "MiB",
+               goal=f"<= {IDLE_GOAL_MIB:g}"),
+    ]

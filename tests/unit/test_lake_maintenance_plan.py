@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from apps.lake.maintenance import lake_root, retention_hours
-from apps.lake.scheduled import (PYTHON_VARIABLE, MaintenanceFailed, failure,
-                                 maintenance_command, run_maintenance)
+from apps.lake.scheduled import maintenance_arguments, run_maintenance
+from apps.project_python import PYTHON_VARIABLE, ProjectRunFailed, failure
 
 
 def test_the_grace_is_never_shortened_to_delta_rs_whole_hours():
@@ -27,10 +27,8 @@ def test_a_root_is_the_pipelines_lake_or_a_relative_prefix_ending_in_a_slash():
 
 
 def test_the_scheduled_command_compacts_closed_periods_of_the_named_lake():
-    assert maintenance_command("/venv/bin/python", True) == [
-        "/venv/bin/python", "-m", "apps.lake.maintenance", "--closed"]
-    assert maintenance_command("/venv/bin/python", False, "tests/x/") == [
-        "/venv/bin/python", "-m", "apps.lake.maintenance", "--root", "tests/x/"]
+    assert maintenance_arguments(True) == ["--closed"]
+    assert maintenance_arguments(False, "tests/x/") == ["--root", "tests/x/"]
     killed = failure(["p", "-m", "m"], -9, ["a", "b"])
     assert str(killed) == "p -m m failed (killed by signal 9); its last lines:\na\nb"
     assert "(exit status 1)" in str(failure(["p"], 1, []))
@@ -38,11 +36,11 @@ def test_the_scheduled_command_compacts_closed_periods_of_the_named_lake():
 
 def test_a_failed_maintenance_fails_the_task_with_its_last_lines():
     """A real subprocess in this Python: a --root maintenance refuses before any store."""
-    with pytest.raises(MaintenanceFailed) as caught:
+    with pytest.raises(ProjectRunFailed) as caught:
         run_maintenance(closed=True, root="not-a-prefix", environ={PYTHON_VARIABLE: sys.executable})
     assert "(exit status 2)" in str(caught.value)
     assert "a lake prefix is relative and ends with '/'" in str(caught.value)
-    with pytest.raises(MaintenanceFailed, match=PYTHON_VARIABLE):
+    with pytest.raises(ProjectRunFailed, match=PYTHON_VARIABLE):
         run_maintenance(environ={})
 
 

@@ -46,7 +46,7 @@ def test_describing_programs_writes_no_file(settings):
     programs = [p for s in ALL for p in s.programs(settings)]
     assert snapshot() == before
     assert {f.path.name for p in programs for f in p.files} == {
-        "server.properties", "s3.json", "passwords.json"}
+        "server.properties", "s3.json", "passwords.json", "spark-connect.properties"}
 
 
 def test_the_supervisord_config_follows_settings_not_the_callers_shell(settings, monkeypatch):

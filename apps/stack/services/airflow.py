@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from apps.lake.scheduled import PYTHON_VARIABLE
+from apps.project_python import PYTHON_VARIABLE
 from apps.settings import REPO_ROOT, Settings
 from apps.stack.artifacts import PythonVenv
 from apps.stack.paths import CONFIG_DIR, SYSTEM_PATH, data_dir
