@@ -38,13 +38,6 @@ def health(settings: Settings) -> Health:
     return Health("streaming job and its alert listener running", check, timeout_seconds=60)
 
 
-def activity(settings: Settings) -> str | None:
-    # imported here: it imports PySpark
-    from apps.purchase_stream.progress import activity as stream_activity
-
-    return stream_activity(settings, PROGRESS_FILE)
-
-
 SERVICE = Service(
     name="stream",
     description="Spark streaming job: PurchasedItem -> s3a://purchases/raw/",
@@ -56,7 +49,6 @@ SERVICE = Service(
     # The Kafka source and S3A are not part of PySpark: jars at PySpark's own versions.
     provision=lambda s: connectors().provision(),
     is_provisioned=lambda: connectors().is_cached(),
-    activity=activity,
     host_process=True,
     reads_env_file=True,
 )
