@@ -1,6 +1,8 @@
 """One module per service; `ALL` lists them in the order `invoke up` starts them."""
 
-from apps.stack.services import airflow, api, generator, kafka, mongo, postgres, s3, stream
+from apps.stack.services import (
+    airflow, api, generator, kafka, mongo, postgres, s3, stream, watchdog,
+)
 
 ALL = (
     postgres.SERVICE,
@@ -11,4 +13,5 @@ ALL = (
     api.SERVICE,
     stream.SERVICE,
     generator.SERVICE,
+    watchdog.SERVICE,
 )

@@ -5,19 +5,15 @@ from __future__ import annotations
 import sys
 
 from apps.settings import REPO_ROOT, Settings
+from apps.stack import probes
 from apps.stack.spec import Health, Program, Service
 
 RATE = 5  # purchases per second; a user runs `invoke generate` for other rates
 
 
 def health(settings: Settings) -> Health:
-    from apps.stack.supervisor import Supervisor
-
-    def check() -> str | None:
-        state = Supervisor().state("generator")
-        return None if state == "RUNNING" else f"generator is {state}"
-
-    return Health("generator process running", check, timeout_seconds=30)
+    return Health("generator process running", lambda: probes.programs_running("generator"),
+                  timeout_seconds=30)
 
 
 SERVICE = Service(
