@@ -21,13 +21,13 @@ from pathlib import Path
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
 from apps.purchase_stream.config import PROGRESS_FILE, StreamConfig
 from apps.settings import Settings
-from apps.stack.paths import RUN_DIR, STACK_DIR
+from apps.stack.paths import STACK_DIR
 from apps.stack.runtime import Runtime
 from apps.stack.services import ALL
+from apps.stack.services.generator import PROGRESS_FILE as GENERATOR_PROGRESS_FILE
 from apps.user_events.identity import DAG_ID, GROUP_ID
 
 DEADLINE_S = 1.2  # each probe's budget; they run at once, so status takes about this
-GENERATOR_PROGRESS_FILE = RUN_DIR / "generator-progress.json"
 
 
 @dataclass(frozen=True)

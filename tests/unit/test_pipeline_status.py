@@ -193,3 +193,15 @@ def test_the_watchdog_is_a_supervised_program_that_reads_env(settings):
     assert program.argv == [sys.executable, "-m", "apps.pipeline_status.watchdog"]
     section = program_section(program)
     assert "[program:watchdog]" in section and "autorestart=true" in section
+
+
+def test_the_generator_records_its_totals_and_rates_and_status_shows_them():
+    from apps.generator.run import progress_record
+    from apps.generator.sender import Stats
+
+    record = progress_record(Stats(sent=150, accepted=140, failed=2),
+                             Stats(sent=100, accepted=100), 5.0, NOW - timedelta(seconds=3))
+    assert (record["sent_records_per_second"], record["accepted_records_per_second"]) == (10, 8)
+    generator = build(generator=record)["generator"]
+    assert generator.summary == "10.0 records/s sent, 2 failed (3 s ago)"
+    assert generator.figures["accepted"].to_json(NOW)["age_seconds"] == 3.0

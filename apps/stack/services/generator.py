@@ -6,9 +6,11 @@ import sys
 
 from apps.settings import REPO_ROOT, Settings
 from apps.stack import probes
+from apps.stack.paths import RUN_DIR
 from apps.stack.spec import Health, Program, Service
 
 RATE = 5  # purchases per second; a user runs `invoke generate` for other rates
+PROGRESS_FILE = RUN_DIR / "generator-progress.json"  # its figures, for `invoke status`
 
 
 def health(settings: Settings) -> Health:
@@ -22,7 +24,9 @@ SERVICE = Service(
     url=lambda s: "-",
     ports=lambda s: [],
     programs=lambda s: [Program("generator", [sys.executable, "-m", "apps.generator",
-                                              "--rate", str(RATE)], cwd=REPO_ROOT)],
+                                              "--rate", str(RATE),
+                                              "--progress-file", str(PROGRESS_FILE)],
+                                cwd=REPO_ROOT)],
     health=health,
     needs=("api",),
     host_process=True,
