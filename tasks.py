@@ -1,6 +1,6 @@
 """shopstream's tasks. Each one parses its arguments, then calls into apps/.
 
-    invoke up | down | status | losses | logs NAME | doctor | test | generate | bench NAME|all | fuzz
+    invoke up | down | status | watch | losses | logs NAME | doctor | test | generate | bench NAME|all | fuzz
     invoke analyze | sql NAME | lab | compact | e2e | chaos
 """
 
@@ -41,10 +41,10 @@ def up(c, skip=""):
 
     with explained():
         runtime = stack_up(skip=[s for s in skip.split(",") if s], console=console)
+    from apps.pipeline_status.collect import report
     from apps.settings import get_settings
 
-    rows = stack_status.collect(get_settings(), runtime)
-    console.print(stack_status.table(rows, runtime.name))
+    console.print(stack_status.table(report(get_settings(), runtime).services, runtime.name))
 
 
 @task(help={"wipe": "also delete .stack/ (all data and logs)", "yes": "do not ask before --wipe"})
@@ -58,24 +58,37 @@ def down(c, wipe=False, yes=False):
     stack_down(wipe=wipe, console=console)
 
 
-@task(name="status", help={"json": "print machine-readable JSON"})
+@task(name="status", help={"json": "print the report as JSON (docs/status.md)"})
 def status_(c, json_=False):
-    """Each service and process: healthy or not, and why."""
+    """Each stage of the pipeline and each service: healthy or not and why, and the
+    figures the stages recorded, with their ages."""
+    from apps.pipeline_status.collect import report
     from apps.settings import get_settings
-    from apps.stack import status as stack_status
     from apps.stack.runtime import choose
 
     with explained():
         settings = get_settings()
-    runtime = choose(settings)
-    rows = stack_status.collect(settings, runtime)
+    now = report(settings, choose(settings))
     if json_:
-        print(json.dumps({"runtime": runtime.name, "services": stack_status.as_json(rows)},
-                         indent=2))
+        print(json.dumps(now.to_json(), indent=2, default=str))
     else:
-        console.print(stack_status.table(rows, runtime.name))
-    if not all(r.ok for r in rows):
+        from apps.pipeline_status.view import render
+
+        console.print(render(now))
+    if not now.ok:
         raise Exit(code=1)
+
+
+@task
+def watch(c):
+    """`invoke status`, live: refreshed about every 2 s until Ctrl-C."""
+    from apps.pipeline_status.watch import watch as live
+    from apps.settings import get_settings
+    from apps.stack.runtime import choose
+
+    with explained():
+        settings = get_settings()
+    live(settings, choose(settings), console)
 
 
 @task(name="losses", help={"ack": "acknowledge every open loss (they leave `invoke status`)",

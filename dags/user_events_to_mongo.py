@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import dag, task
 
-from apps.user_events.airflow_api import DAG_ID
+from apps.user_events.identity import DAG_ID, SCHEDULE
 from apps.user_events.alerting import alert_on_failure
 
 
 @dag(
     dag_id=DAG_ID,
-    schedule="*/2 * * * *",
+    schedule=SCHEDULE,
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     max_active_runs=1,

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 
 from apps.purchase_stream import query  # noqa: E402
 from apps.purchase_stream.config import EXIT_DATA_LOST, parse_args  # noqa: E402
-from apps.purchase_stream.progress import ProgressFile  # noqa: E402
+from apps.purchase_stream.listener import ProgressFile  # noqa: E402
 from apps.purchase_stream.resume import DataLost, prepare  # noqa: E402
 from apps.settings import get_settings  # noqa: E402
 from apps.spark_session import spark_session  # noqa: E402

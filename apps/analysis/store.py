@@ -8,7 +8,7 @@ DELETE keeps the old rows visible to every snapshot that predates the commit.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass, field
+from dataclasses import astuple
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -17,17 +17,13 @@ from psycopg2 import errors, sql
 from psycopg2.extras import execute_values
 
 from apps.analysis.lake import START_STACK, AnalysisError
+# the refreshes' record lives apart, light enough for `invoke status` (re-exported here)
+from apps.analysis.refreshes import (  # noqa: F401
+    DEFAULT_SCHEMA, REFRESHES, TABLES, Refresh, last_refresh,
+)
 from apps.settings import REPO_ROOT, Settings
 
 SCHEMA_FILE = REPO_ROOT / "sql" / "schema.sql"
-DEFAULT_SCHEMA = "public"
-# Each table and the order its rows are read back in (the key of every ranking).
-TABLES = {
-    "top_products": "rank",
-    "payment_types": "orders DESC, payment_type",
-    "top_customers_last_hour": "rank",
-    "repeat_purchases": "user_id, product_id",
-}
 
 
 def connect(settings: Settings):
@@ -58,22 +54,6 @@ def missing_table(exc: errors.UndefinedTable, schema: str) -> AnalysisError:
     return AnalysisError(f"{first_line} in schema {schema!r}: `invoke up` creates the analysis tables")
 
 
-@dataclass(frozen=True)
-class Refresh:
-    """What a refresh read: recorded with its tables, in the same transaction."""
-
-    computed_at: datetime
-    as_of: datetime
-    lake_url: str
-    lake_version: int | None
-    lake_files: int
-    orders: int
-    tables: list[str] = field(default_factory=lambda: list(TABLES))  # the tables it wrote
-
-
-REFRESHES = "analysis_refreshes"
-
-
 def replace_tables(conn, results: dict[str, tuple[list[str], list[tuple]]],
                    schema: str = DEFAULT_SCHEMA, refresh: Refresh | None = None) -> None:
     """Replace each table's contents, all in ONE transaction: readers see the previous
@@ -97,15 +77,6 @@ def replace_tables(conn, results: dict[str, tuple[list[str], list[tuple]]],
                         page_size=1000)
     except errors.UndefinedTable as exc:
         raise missing_table(exc, schema) from None
-
-
-def last_refresh(conn, schema: str = DEFAULT_SCHEMA) -> Refresh | None:
-    with conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT computed_at, as_of, lake_url, lake_version, lake_files, "
-                            "orders, tables FROM {} ORDER BY refresh_id DESC LIMIT 1").format(
-            sql.Identifier(schema, REFRESHES)))
-        row = cur.fetchone()
-    return None if row is None else Refresh(*row[:-1], tables=row[-1] or list(TABLES))
 
 
 def read_table(conn, table: str, schema: str = DEFAULT_SCHEMA) -> tuple[list[str], list[tuple]]:

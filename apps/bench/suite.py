@@ -15,7 +15,7 @@ from apps.bench.report import Figure
 SUITE = {"ingest": "apps.bench.ingest", "dag": "apps.bench.dag",
          "stream": "apps.bench.stream", "analyze": "apps.bench.analyze"}
 SEPARATE = {"soak": "apps.bench.soak", "dag-backlog": "apps.bench.backlog",
-            "lake": "apps.bench.lake"}
+            "lake": "apps.bench.lake", "status": "apps.bench.status"}
 KNOWN = {**SUITE, **SEPARATE}
 
 

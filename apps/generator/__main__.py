@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 from apps.generator.run import DEFAULT_PRODUCTS, DEFAULT_USERS, run
 from apps.generator.sender import SESSIONS_IN_FLIGHT
@@ -18,9 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--api-url", default=None, help="default: API_URL from .env")
     parser.add_argument("--sessions", type=int, default=SESSIONS_IN_FLIGHT,
                         help="sessions in flight at once")
+    parser.add_argument("--progress-file", type=Path, default=None,
+                        help="record the figures `invoke status` shows here every few seconds")
     args = parser.parse_args(argv)
     summary = run(args.rate, args.duration, args.seed, args.users, args.products, args.api_url,
-                  sessions=args.sessions)
+                  sessions=args.sessions, progress_file=args.progress_file)
     return 1 if summary.failed else 0
 
 

@@ -14,8 +14,6 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-import pyarrow as pa
-
 PERIOD = "dt"  # the tables' partition column: one period per UTC date
 
 
@@ -30,6 +28,8 @@ class Period:
 def periods_of(add_actions) -> list[Period]:
     """A table's live files grouped by period, from delta-rs `get_add_actions(flatten=True)`
     (an Arrow table: `partition.dt`, `size_bytes`, `modification_time` in ms)."""
+    import pyarrow as pa  # here: `invoke status` reads figures without paying for pyarrow
+
     grouped: dict[str, list[dict]] = {}
     for row in pa.table(add_actions).to_pylist():
         grouped.setdefault(row[f"partition.{PERIOD}"], []).append(row)

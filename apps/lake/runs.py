@@ -16,7 +16,7 @@ from pathlib import Path
 from minio.error import S3Error
 
 from apps.lake.figures import LakeFigures, MaintenanceRecord, describe, newest
-from apps.lake.tables import QUARANTINE_TABLE, RAW_TABLE, LakeTable
+from apps.lake.names import QUARANTINE_TABLE, RAW_TABLE, LakeTable
 from apps.settings import Settings
 from apps.stack.services.s3 import minio_client
 

@@ -22,29 +22,13 @@ from deltalake import (
 
 from apps.lake.figures import PERIOD  # the partition column: one period per UTC date
 from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
+from apps.lake.names import QUARANTINE_TABLE, RAW_TABLE, LakeTable  # noqa: F401 (re-exported)
 from apps.settings import Settings
 
 # Commits searched for the newest marks, newest first: maintenance commits interleave with
 # the stream's (one per period compacted). The long search runs only when the short one
 # finds none: a topic incarnation the table holds nothing of yet, or a table just adopted.
 HISTORY_SCAN, LONG_HISTORY_SCAN = 100, 5000
-
-
-@dataclass(frozen=True)
-class LakeTable:
-    area: str  # "raw" or "quarantine"
-    period_of: str  # the timestamp column whose UTC date is the row's period
-    root: str = ""
-
-    def uri(self, settings: Settings) -> str:
-        return f"s3://{settings.s3_bucket}/{self.root}{self.area}"
-
-    def under(self, root: str) -> LakeTable:
-        return LakeTable(self.area, self.period_of, root)
-
-
-RAW_TABLE = LakeTable("raw", "TimeStamp")
-QUARANTINE_TABLE = LakeTable("quarantine", "kafka_timestamp")
 
 
 def storage_options(settings: Settings) -> dict[str, str]:

@@ -1,19 +1,13 @@
-"""The query's progress: one line in the log per batch, the last batch in a small JSON file,
-and from that file the stream's line in `invoke status` (last batch, rows/s, lag)."""
+"""The query's progress as the job records it after each batch (listener.py writes it): a
+small JSON file that `invoke status` and a restarted job read. No PySpark here: status
+imports this."""
 
 from __future__ import annotations
 
 import json
-import logging
-from datetime import datetime
 from pathlib import Path
 
-from pyspark.sql.streaming import StreamingQueryListener
-
-from apps.lake.runs import write_atomically
 from apps.settings import Settings
-
-log = logging.getLogger("purchase_stream")
 
 
 def offsets(value) -> dict:
@@ -40,28 +34,6 @@ def summary(progress: dict, topic_id: str = "") -> dict:
     }
 
 
-class ProgressFile(StreamingQueryListener):
-    """Logs each batch and keeps the last one in `path` (replaced atomically)."""
-
-    def __init__(self, path: Path, topic_id: str):
-        self.path, self.topic_id = path, topic_id
-
-    def onQueryStarted(self, event) -> None:
-        log.info("query %s started (run %s)", event.id, event.runId)
-
-    def onQueryProgress(self, event) -> None:
-        line = summary(json.loads(event.progress.json), self.topic_id)
-        log.info("batch %(batch_id)s: %(input_rows)s rows, %(input_rows_per_second).1f rows/s in, "
-                 "%(processed_rows_per_second).1f rows/s processed, %(duration_ms)s ms", line)
-        write_atomically(self.path, json.dumps(line))
-
-    def onQueryIdle(self, event) -> None:
-        pass
-
-    def onQueryTerminated(self, event) -> None:
-        log.warning("query %s terminated: %s", event.id, event.exception or "stopped")
-
-
 def behind(end_offsets: dict[str, dict[str, int]], latest: dict[tuple[str, int], int]) -> int:
     """Records the topic holds past the last batch (`latest`: the topic's end offsets)."""
     done = {(topic, int(p)): offset for topic, parts in end_offsets.items()
@@ -85,13 +57,6 @@ def last_seen_ends(path: Path, topic: str, topic_id: str) -> dict[int, int]:
     return seen
 
 
-def describe(line: dict, lag: int | None) -> str:
-    at = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00")).strftime("%H:%M:%S")
-    lag_text = "lag unknown" if lag is None else f"{lag:,} behind"
-    return (f"batch {line['batch_id']} at {at} UTC: {line['input_rows']:,} rows, "
-            f"{line['input_rows_per_second']:.1f} rows/s in; {lag_text}")
-
-
 def topic_end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, int], int]:
     from kafka import KafkaConsumer, TopicPartition
 
@@ -103,16 +68,3 @@ def topic_end_offsets(settings: Settings, topics: list[str]) -> dict[tuple[str, 
                 for tp, end in consumer.end_offsets(partitions).items()}
     finally:
         consumer.close()
-
-
-def activity(settings: Settings, path: Path) -> str | None:
-    """The stream's line in `invoke status`, or None before its first batch."""
-    try:
-        line = json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-    try:
-        lag = behind(line["end_offsets"], topic_end_offsets(settings, list(line["end_offsets"])))
-    except Exception:  # status must answer even when Kafka does not
-        lag = None
-    return describe(line, lag)

@@ -34,3 +34,13 @@ def guarded(call, what: str) -> str | None:
         return None
     except Exception as exc:  # a probe reports, it never raises
         return f"{what}: {exc.__class__.__name__}: {str(exc)[:300]}"
+
+
+def programs_running(*names: str) -> str | None:
+    """Healthy when supervisord runs every one of these programs, else which are not."""
+    from apps.stack.supervisor import Supervisor
+
+    supervisor = Supervisor()
+    states = {name: supervisor.state(name) for name in names}
+    return "; ".join(f"{n} is {state}" for n, state in states.items() if state != "RUNNING") \
+        or None

@@ -63,9 +63,6 @@ class Service:
     is_provisioned: Callable[[], bool] = lambda: True
     prepare: Callable[[Settings], None] | None = None
     bootstrap: Callable[[Settings], None] | None = None
-    # What the service is doing, for `invoke status` (a DAG's last run, a stream's last
-    # batch); returns one short line, or None when there is nothing to say.
-    activity: Callable[[Settings], str | None] | None = None
     credentials: str = "-"
     compose_services: tuple[str, ...] = ()  # the containers that play this part under docker
     # The environment of those containers, from the same settings as the host programs'

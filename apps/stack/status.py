@@ -1,4 +1,5 @@
-"""`invoke status`: each service and process, healthy or not, and why."""
+"""`invoke status`: each service and process, healthy or not, and why (the services' table;
+apps/pipeline_status reads them and adds the stages)."""
 
 from __future__ import annotations
 
@@ -46,30 +47,34 @@ def tree_memory_mib(pid: int) -> float:
     return total / 2**20
 
 
-def collect(settings: Settings, runtime: Runtime) -> list[ServiceStatus]:
-    supervised = runtime.supervisor.info()
-    rows = []
+def rows(settings: Settings, runtime: Runtime, reasons: dict[str, str | None],
+         supervised: dict[str, dict], memory: dict[str, float],
+         activities: dict[str, str]) -> list[ServiceStatus]:
+    """Each service's row from what was read of it: its health check's answer (`reasons`,
+    None when healthy), supervisord's view of its programs, their memory, and what it is
+    doing (a line from apps/pipeline_status)."""
+    out = []
     for service in ALL:
-        reason = service.health(settings).check()
-        processes, memory = {}, 0.0
+        reason = reasons.get(service.name)
+        processes, mib = {}, 0.0
         if runtime.on_host(service):
             for program in service.programs(settings):
                 info = supervised.get(program.name)
                 processes[program.name] = (
                     f"{info['statename']} {info['description']}" if info else "not started"
                 )
-                if info and info["pid"]:
-                    memory += tree_memory_mib(info["pid"])
+                mib += memory.get(program.name, 0.0)
         else:
             processes.update({name: "container" for name in service.compose_services})
-        activity = (service.activity(settings) or "") if service.activity and reason is None else ""
         # supervisord keeps a program STOPPED until `invoke up` starts it: one that was
         # skipped; a crashed program is BACKOFF, EXITED or FATAL instead.
         skipped = bool(processes) and all(v.startswith("STOPPED") for v in processes.values())
-        rows.append(ServiceStatus(service.name, redact(service.url(settings)), reason is None,
-                                  redact(reason or ""), processes, activity, service.credentials,
-                                  round(memory, 1), skipped=skipped and reason is not None))
-    return rows
+        out.append(ServiceStatus(service.name, redact(service.url(settings)), reason is None,
+                                 redact(reason or ""), processes,
+                                 activities.get(service.name, "") if reason is None else "",
+                                 service.credentials, round(mib, 1),
+                                 skipped=skipped and reason is not None))
+    return out
 
 
 def as_json(rows: list[ServiceStatus]) -> list[dict]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import httpx
 
 from apps.settings import Settings
-
-DAG_ID = "user_events_to_mongo"
+from apps.user_events.identity import DAG_ID
 
 
 class AirflowApi:

@@ -26,12 +26,11 @@ from apps.settings import Settings
 from apps.user_events import kafka_io, mongo_io, progress
 from apps.user_events.counts import Ranges, RunRange, records_in, tally
 from apps.user_events.documents import Coordinates, parse_event, to_document
+from apps.user_events.identity import GROUP_ID
 from apps.user_events.plan import SOURCE, plan_run
 
 log = logging.getLogger(__name__)
 
-# The consumer group whose committed offsets say what has been landed and counted.
-GROUP_ID = "shopstream-user-events-to-mongo"
 INSERT_CHUNK = 2000
 # Inserts run in a writer thread while the next records are read and parsed; at most this
 # many chunks wait, which bounds memory whatever the backlog.

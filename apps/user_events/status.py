@@ -1,12 +1,9 @@
-"""One line for `invoke status`: the DAG's last run, the lag it left, open losses."""
+"""Lines about the DAG's runs as they recorded them: the last run, the lag it left, open
+losses (apps/pipeline_status shows the DAG's stage)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import httpx
-
-from apps.settings import Settings
+from datetime import datetime
 
 
 def age(moment: datetime, now: datetime) -> str:
@@ -30,18 +27,6 @@ def run_line(run: dict | None, landed: dict | None, now: datetime) -> str:
     return line
 
 
-def last_run(settings: Settings) -> str:
-    from apps.user_events.airflow_api import AirflowApi
-
-    try:
-        with AirflowApi(settings, timeout=3) as api:
-            run = api.last_run()
-            landed = api.task_result(run["dag_run_id"], "land") if run else None
-    except (httpx.HTTPError, KeyError) as exc:
-        return f"last run unknown ({exc.__class__.__name__})"
-    return run_line(run, landed, datetime.now(UTC))
-
-
 def progress_line(progress: dict | None, open_losses: list[dict], now: datetime) -> str:
     """The lag the last run left (records past its cap, and how long the oldest waits) and
     the losses nobody acknowledged yet, as the runs recorded them."""
@@ -58,24 +43,3 @@ def progress_line(progress: dict | None, open_losses: list[dict], now: datetime)
         line += (f"; {records:,} records LOST in {len(open_losses)} ranges "
                  "(`invoke losses`)")
     return line
-
-
-def recorded_progress(settings: Settings) -> str:
-    from pymongo.errors import PyMongoError
-
-    from apps import losses
-    from apps.mongo import DATA_LOSSES
-    from apps.contract.models import USER_EVENTS_TOPIC
-    from apps.user_events import mongo_io, progress
-
-    try:
-        with mongo_io.client(settings, serverSelectionTimeoutMS=3000) as client:
-            db = client[settings.mongo_db]
-            return progress_line(progress.document(db, USER_EVENTS_TOPIC),
-                                 losses.open_losses(db[DATA_LOSSES]), datetime.now(UTC))
-    except PyMongoError as exc:
-        return f"progress unknown ({exc.__class__.__name__})"
-
-
-def activity(settings: Settings) -> str:
-    return f"{last_run(settings)}; {recorded_progress(settings)}"

@@ -306,7 +306,7 @@ def test_a_recreated_topic_records_what_the_stream_never_wrote_of_the_old_one(
 
     from apps.losses import RECREATED
     from apps.mongo import DATA_LOSSES
-    from apps.purchase_stream.progress import ProgressFile
+    from apps.purchase_stream.listener import ProgressFile
 
     url, received = webhook
     database = f"test_stream_recreated_{uuid.uuid4().hex[:8]}"

@@ -64,7 +64,7 @@ def test_the_supervisord_config_follows_settings_not_the_callers_shell(settings,
     before = {p.name: p for p in runtime.host_programs(list(ALL), settings)}
     after = {p.name: p for p in runtime.host_programs(list(ALL), changed)}
     restarted = sorted(name for name in before if before[name] != after[name])
-    assert restarted == ["api", "generator", "purchase-stream", "purchase-stream-alert"]
+    assert restarted == ["api", "generator", "purchase-stream", "purchase-stream-alert", "watchdog"]
 
 
 def test_a_cluster_id_never_begins_with_a_dash():

@@ -1,7 +1,7 @@
 """One module per service; `ALL` lists them in the order `invoke up` starts them."""
 
 from apps.stack.services import (
-    airflow, api, generator, kafka, mongo, postgres, s3, spark_connect, stream,
+    airflow, api, generator, kafka, mongo, postgres, s3, spark_connect, stream, watchdog,
 )
 
 ALL = (
@@ -14,4 +14,5 @@ ALL = (
     stream.SERVICE,
     generator.SERVICE,
     spark_connect.SERVICE,
+    watchdog.SERVICE,
 )

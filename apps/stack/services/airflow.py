@@ -143,13 +143,6 @@ def health(settings: Settings) -> Health:
                   timeout_seconds=240)
 
 
-def activity(settings: Settings) -> str:
-    """The DAG's last run and the consumer group's lag on UserEvents."""
-    from apps.user_events.status import activity as dag_activity  # imports kafka-python
-
-    return dag_activity(settings)
-
-
 SERVICE = Service(
     name="airflow",
     description=f"Apache Airflow {AIRFLOW_VERSION} (LocalExecutor)",
@@ -161,7 +154,6 @@ SERVICE = Service(
     provision=lambda s: VENV.provision(),
     is_provisioned=VENV.is_cached,
     prepare=prepare,
-    activity=activity,
     credentials=".env: AIRFLOW_ADMIN_USER, AIRFLOW_ADMIN_PASSWORD",
     compose_services=tuple(f"airflow-{component}" for component in COMPONENT_ARGS),
     compose_environment=container_environment,

@@ -95,17 +95,13 @@ def prepare(settings: Settings) -> None:
 
 def health(settings: Settings) -> Health:
     def check() -> str | None:
-        from kafka import KafkaAdminClient
+        # librdkafka: a light import, so `invoke status` stays quick
+        from confluent_kafka.admin import AdminClient
 
         def describe() -> None:
-            # Bootstrapping gives up a little early: closing the client takes the rest.
-            admin = KafkaAdminClient(bootstrap_servers=settings.kafka_servers,
-                                     request_timeout_ms=probes.TIMEOUT_MS,
-                                     bootstrap_timeout_ms=probes.TIMEOUT_MS * 2 // 3)
-            try:
-                admin.describe_cluster()
-            finally:
-                admin.close()
+            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                                 "log_level": 0})  # the reason says why; no log lines
+            admin.list_topics(timeout=probes.TIMEOUT_MS / 1000)
 
         return probes.guarded(describe, "Kafka metadata request")
 

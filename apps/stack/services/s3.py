@@ -61,17 +61,6 @@ def health(settings: Settings) -> Health:
     return Health(f"S3 API answering signed requests at {settings.s3_endpoint_url}", check)
 
 
-def activity(settings: Settings) -> str:
-    """The lake's tables as their writers last recorded them (apps/lake/runs.py)."""
-    import urllib3
-
-    from apps.lake.runs import lake_lines
-    from apps.purchase_stream.config import StreamConfig
-
-    quick = urllib3.PoolManager(timeout=probes.TIMEOUT_MS / 1000, retries=False)
-    return "\n".join(lake_lines(settings, StreamConfig().lake_figures_file, http_client=quick))
-
-
 def bootstrap(settings: Settings) -> None:
     client = minio_client(settings)
     if not client.bucket_exists(settings.s3_bucket):
@@ -96,7 +85,6 @@ SERVICE = Service(
     is_provisioned=WEED.is_cached,
     prepare=prepare,
     bootstrap=bootstrap,
-    activity=activity,
     credentials=".env: S3_ACCESS_KEY, S3_SECRET_KEY",
     compose_services=("minio",),
 )

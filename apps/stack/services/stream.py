@@ -9,6 +9,7 @@ from apps.purchase_stream.alert import FAILURES
 from apps.purchase_stream.config import EXIT_DATA_LOST, JOB_ENV, JOB_SCRIPT, PROGRESS_FILE
 from apps.settings import REPO_ROOT, Settings
 from apps.spark_session import connectors
+from apps.stack import probes
 from apps.stack.spec import Health, Program, Service
 
 JOB = "purchase-stream"
@@ -27,22 +28,8 @@ def programs(settings: Settings) -> list[Program]:
 
 
 def health(settings: Settings) -> Health:
-    from apps.stack.supervisor import Supervisor
-
-    def check() -> str | None:
-        supervisor = Supervisor()
-        states = {name: supervisor.state(name) for name in (JOB, ALERT)}
-        down = [f"{name} is {state}" for name, state in states.items() if state != "RUNNING"]
-        return "; ".join(down) or None
-
-    return Health("streaming job and its alert listener running", check, timeout_seconds=60)
-
-
-def activity(settings: Settings) -> str | None:
-    # imported here: it imports PySpark
-    from apps.purchase_stream.progress import activity as stream_activity
-
-    return stream_activity(settings, PROGRESS_FILE)
+    return Health("streaming job and its alert listener running",
+                  lambda: probes.programs_running(JOB, ALERT), timeout_seconds=60)
 
 
 SERVICE = Service(
@@ -56,7 +43,6 @@ SERVICE = Service(
     # The Kafka source and S3A are not part of PySpark: jars at PySpark's own versions.
     provision=lambda s: connectors().provision(),
     is_provisioned=lambda: connectors().is_cached(),
-    activity=activity,
     host_process=True,
     reads_env_file=True,
 )
