@@ -52,6 +52,7 @@ def properties(settings: Settings) -> dict[str, str]:
         "spark.connect.session.manager.defaultSessionTimeout": SESSION_TIMEOUT,
         "spark.ui.port": str(settings.spark_connect_ui_port),
         "spark.ui.showConsoleProgress": "false",
+        "spark.log.level": "WARN",  # INFO is several lines per client call
         "spark.sql.session.timeZone": "UTC",
         "spark.jars": ",".join(map(str, connector_jars())),  # S3A: one JVM, no executors
         **s3a_options(settings),
