@@ -7,6 +7,8 @@ kept in the per-user cache (`invoke up` provisions them).
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import logging
 import os
 import re
@@ -20,10 +22,10 @@ JAR_VERSION = re.compile(r"-\d[^_]*\.jar$")  # the version: no underscore in it
 
 
 def pyspark_home() -> Path:
-    """The installed PySpark: a Spark distribution (`bin/`, `jars/`) without `sbin/`."""
-    import pyspark
-
-    return Path(pyspark.__file__).parent
+    """The installed PySpark: a Spark distribution (`bin/`, `jars/`) without `sbin/`.
+    Found without importing it (a quarter of a second), for `invoke status`'s sake."""
+    [folder] = importlib.util.find_spec("pyspark").submodule_search_locations
+    return Path(folder)
 
 
 def _pyspark_jars() -> Path:
@@ -37,10 +39,9 @@ def _hadoop_version() -> str:
 
 
 def connectors() -> MavenJars:
-    import pyspark
-
+    spark_version = importlib.metadata.version("pyspark")  # not imported: status is quick
     return MavenJars("spark-connectors", (
-        f"org.apache.spark:spark-sql-kafka-0-10_2.13:{pyspark.__version__}",
+        f"org.apache.spark:spark-sql-kafka-0-10_2.13:{spark_version}",
         f"org.apache.hadoop:hadoop-aws:{_hadoop_version()}",
     ))
 
