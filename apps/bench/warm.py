@@ -94,10 +94,10 @@ def server_memory_mib(settings: Settings) -> float:
 
 def stack_memory_mib(settings: Settings) -> float:
     """PSS of every supervised process, as `invoke status` sums it."""
+    from apps.pipeline_status.collect import report
     from apps.stack.runtime import choose
-    from apps.stack.status import collect
 
-    return sum(row.memory_mib for row in collect(settings, choose(settings)))
+    return sum(row.memory_mib for row in report(settings, choose(settings)).services)
 
 
 def fresh_main(url: str) -> None:
