@@ -18,6 +18,7 @@ from apps.settings import Settings
 from apps.stack.artifacts import MavenJars
 
 log = logging.getLogger(__name__)
+HADOOP_PREFIX = "spark.hadoop."  # what a Spark setting for Hadoop's configuration begins with
 JAR_VERSION = re.compile(r"-\d[^_]*\.jar$")  # the version: no underscore in it
 
 
@@ -67,7 +68,7 @@ def connector_jars() -> list[Path]:
 
 
 def s3a_options(settings: Settings) -> dict[str, str]:
-    prefix = "spark.hadoop.fs.s3a."
+    prefix = HADOOP_PREFIX + "fs.s3a."
     return {
         prefix + "endpoint": settings.s3_endpoint_url,
         prefix + "endpoint.region": "us-east-1",  # any region: the store is not AWS
@@ -104,9 +105,24 @@ def spark_session(settings: Settings, app_name: str, *, master: str | None = Non
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.ui.showConsoleProgress", "false")
     )
-    for key, value in {**s3a_options(settings), **options}.items():
+    keys = s3a_keys(settings)
+    public = {k: v for k, v in s3a_options(settings).items() if k not in keys}
+    for key, value in {**public, **options}.items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    # The S3 keys go to the running JVM's Hadoop configuration, not through the builder:
+    # PySpark starts the JVM with the builder's settings on its command line, which `ps`
+    # shows to every user of the machine.
+    hadoop = session.sparkContext._jsc.hadoopConfiguration()
+    for key, value in keys.items():
+        hadoop.set(key.removeprefix(HADOOP_PREFIX), value)
+    return session
+
+
+def s3a_keys(settings: Settings) -> dict[str, str]:
+    """The secret part of `s3a_options`."""
+    return {key: value for key, value in s3a_options(settings).items()
+            if key.endswith((".access.key", ".secret.key"))}
 
 
 def warm_server_answers(settings: Settings) -> bool:

@@ -13,7 +13,19 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory):
+def spark_settings(tmp_path_factory) -> Settings:
+    """The settings the test run's SparkSession is made with: the stack's when it has a
+    `.env`. A test that asks for the session again (getOrCreate) passes these, so the S3
+    keys it sets are the stack's."""
+    if ENV_FILE.exists():
+        return get_settings()
+    env = tmp_path_factory.mktemp("spark") / ".env"
+    env.write_text(fill_secrets(TEMPLATE.read_text()))
+    return Settings(_env_file=env)
+
+
+@pytest.fixture(scope="session")
+def spark(spark_settings):
     """The test run's one SparkSession: `local[1]`, beside the stack's own streaming job.
 
     Unit tests of DataFrame functions and integration tests share it (a second session
@@ -22,13 +34,7 @@ def spark(tmp_path_factory):
     """
     from apps.spark_session import connectors, spark_session
 
-    if ENV_FILE.exists():
-        stack_settings = get_settings()
-    else:
-        env = tmp_path_factory.mktemp("spark") / ".env"
-        env.write_text(fill_secrets(TEMPLATE.read_text()))
-        stack_settings = Settings(_env_file=env)
-    session = spark_session(stack_settings, "shopstream-tests", master="local[1]",
+    session = spark_session(spark_settings, "shopstream-tests", master="local[1]",
                             with_connectors=connectors().is_cached(),
                             **{"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"})
     yield session

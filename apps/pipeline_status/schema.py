@@ -1,9 +1,9 @@
 """The status schema: one entry per stage, from the generator to PostgreSQL.
 
     {"schema": "shopstream.status/1", "at": "...", "runtime": "native", "ok": true,
-     "stages": [{"stage": "api", "health": "healthy", "reason": "",
+     "stages": [{"stage": "generator", "health": "healthy", "reason": "",
                  "figures": {"accepted_records_per_second": {"value": 41.2,
-                             "at": "...", "age_seconds": 0.0}, ...}}, ...],
+                             "at": "...", "age_seconds": 1.4}, ...}}, ...],
      "services": [...], "disk": {...}}
 
 docs/status.md documents every stage and figure.

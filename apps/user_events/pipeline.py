@@ -126,7 +126,10 @@ def land(settings: Settings, job: Job = Job()) -> dict:
                 writer.submit(buffer)
             writer.drain()
         waiting_since = _oldest_waiting(consumer, job.topic, run.ranges, ends)
-        progress.landed(db, job.topic, run, ends, planned.waiting, waiting_since, ingested_at)
+        # the dead letters stored by then, as `invoke status` shows them: the collection's
+        # count from its metadata, exact whichever run stored them (a replay stores none)
+        progress.landed(db, job.topic, run, ends, planned.waiting, waiting_since, ingested_at,
+                        db[USER_EVENTS_DEAD_LETTER].estimated_document_count())
     figures = {
         "topic": job.topic, **run.to_json(), "read": read,
         "inserted": writer.inserted, "already_present": writer.already_present,

@@ -1,11 +1,13 @@
 """What the runs record about themselves, one document per topic in `pipeline_progress`:
 the incarnation they work on, what the last run landed and committed, and the lag it left
-(in records, and since when the oldest of them waits). `invoke status` reads it instead of
-asking Kafka or scanning the store; the next run reads it to notice a topic created anew.
+(in records, and since when the oldest of them waits), the dead letters stored by then.
+`invoke status` reads it instead of asking Kafka or scanning the store; the next run reads
+it to notice a topic created anew.
 
     {"_id": "UserEvents", "FirstTopicId": "e9d0...", "TopicId": "e9d0...",
      "Ends": {"0": 1812, ...}, "Landed": {RunRange json}, "Committed": {RunRange json},
-     "LandedAt": ..., "CommittedAt": ..., "WaitingRecords": 0, "WaitingSince": null}
+     "LandedAt": ..., "CommittedAt": ..., "WaitingRecords": 0, "WaitingSince": null,
+     "DeadLetters": 4}
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ def first_topic_id(db: Database, topic: str, topic_id: str) -> str:
 
 
 def landed(db: Database, topic: str, run: RunRange, ends: dict[int, int], waiting: int,
-           waiting_since: datetime | None, at: datetime) -> None:
+           waiting_since: datetime | None, at: datetime, dead_letters: int) -> None:
     db[PIPELINE_PROGRESS].update_one({"_id": topic}, {"$set": {
         "TopicId": run.topic_id, "Ends": {str(p): e for p, e in ends.items()},
         "Landed": run.to_json(), "LandedAt": at,
-        "WaitingRecords": waiting, "WaitingSince": waiting_since}})
+        "WaitingRecords": waiting, "WaitingSince": waiting_since,
+        "DeadLetters": dead_letters}})
 
 
 def committed(db: Database, topic: str, run: RunRange, at: datetime) -> None:

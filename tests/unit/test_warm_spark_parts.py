@@ -62,12 +62,27 @@ def test_the_server_restarts_when_its_properties_change_and_only_then(settings):
     assert new_port.env != program.env
 
 
-def test_the_streaming_job_stays_classic_whatever_the_environment(spark, settings,
+def test_the_streaming_job_stays_classic_whatever_the_environment(spark, spark_settings,
                                                                   monkeypatch):
     from apps.spark_session import spark_session
 
     monkeypatch.setenv("SPARK_REMOTE", "sc://127.0.0.1:15002")
     monkeypatch.setenv("SPARK_CONNECT_MODE_ENABLED", "1")
-    session = spark_session(settings, "shopstream-tests", master="local[1]",
+    session = spark_session(spark_settings, "shopstream-tests", master="local[1]",
                             with_connectors=False)
     assert session.sparkContext.master == "local[1]"  # a classic session: it has a context
+
+
+def test_a_classic_session_keeps_the_s3_keys_off_its_jvms_command_line(spark, spark_settings):
+    """PySpark passes the builder's settings to the JVM's command line (`ps` shows it): the
+    keys are set in the running JVM's Hadoop configuration instead."""
+    from apps.spark_session import spark_session
+
+    settings = spark_settings
+    spark = spark_session(settings, "shopstream-tests", master="local[1]",
+                          with_connectors=False)  # the test run's session, keys set again
+    conf = dict(spark.sparkContext.getConf().getAll())
+    assert not [k for k in conf if k.endswith((".access.key", ".secret.key"))]
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    assert hadoop.get("fs.s3a.secret.key") == settings.s3_secret_key.get_secret_value()
+    assert hadoop.get("fs.s3a.access.key") == settings.s3_access_key
