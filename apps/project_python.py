@@ -48,10 +48,14 @@ def run_module(module: str, arguments: list[str],
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     with subprocess.Popen(command, cwd=REPO_ROOT, env=environ, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True) as proc:
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            log.info("%s", line)
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                log.info("%s", line)
+        except BaseException:  # the task timed out or was killed: the work stops with it
+            proc.kill()
+            raise
     if proc.returncode != 0:
         raise failure(command, proc.returncode, list(tail))
     return list(tail)

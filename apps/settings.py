@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     airflow_fernet_key: SecretStr
 
     # The most records one run of the events DAG lands and counts; a backlog drains over
-    # several runs. 100,000 land and count in about 40 s here (docs/user-events-dag.md).
+    # several runs. 100,000 took 55-98 s here under traffic (docs/user-events-dag.md).
     user_events_run_cap: int = Field(100_000, ge=1)
 
     spark_master: str = "local[2]"

@@ -10,15 +10,15 @@ from datetime import datetime, timedelta, timezone
 
 from airflow.sdk import dag, task
 
+from apps.analysis.refreshes import REFRESH_DAG_ID
 from apps.settings import get_settings
 from apps.user_events.alerting import alert_on_failure
 
-DAG_ID = "analysis_refresh"
 EVERY = timedelta(minutes=get_settings().analysis_refresh_minutes)
 
 
 @dag(
-    dag_id=DAG_ID,
+    dag_id=REFRESH_DAG_ID,
     schedule=EVERY,
     start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
     catchup=False,

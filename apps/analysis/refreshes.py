@@ -10,6 +10,8 @@ from datetime import datetime
 from psycopg2 import sql
 
 DEFAULT_SCHEMA = "public"
+# The DAG that refreshes the tables on a schedule (dags/analysis_refresh.py).
+REFRESH_DAG_ID = "analysis_refresh"
 # Each analysis table and the order its rows are read back in (the key of every ranking).
 TABLES = {
     "top_products": "rank",

@@ -161,11 +161,12 @@ def prove(settings: Settings, seconds: float, rate: int, console: Console,
         steps.say(f"DAG runs: {', '.join(f'{r} {s}' for r, s in runs) or 'none needed'}")
     with steps.step(f"stream: batches past {PURCHASES_TOPIC} {end[PURCHASES_TOPIC]}"):
         waits.wait_for_stream(end[PURCHASES_TOPIC], STREAM_TIMEOUT_S)
-    with steps.step("analysis: both notebooks (invoke analyze)"):
-        analysis = analyze()
-        steps.say(f"report: {analysis.report}")
-    with steps.step("reconciling Kafka, MongoDB, the lake and PostgreSQL with the ledger"):
-        rows = reconcile(ledger, found.collect(settings, ledger, start, end, analysis))
+    with waits.scheduled_refresh_paused(settings, DAG_TIMEOUT_S, steps.say):
+        with steps.step("analysis: both notebooks (invoke analyze)"):
+            analysis = analyze()
+            steps.say(f"report: {analysis.report}")
+        with steps.step("reconciling Kafka, MongoDB, the lake and PostgreSQL with the ledger"):
+            rows = reconcile(ledger, found.collect(settings, ledger, start, end, analysis))
     if chaos:
         console.print(timeline_table(timeline))
     console.print(runs_table(waits.runs_since(settings, began), began))

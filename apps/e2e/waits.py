@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import datetime
 
+from apps.analysis.refreshes import REFRESH_DAG_ID
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
 from apps.purchase_stream.config import PROGRESS_FILE
 from apps.settings import Settings
@@ -83,3 +85,23 @@ def wait_for_stream(target: dict[int, int], timeout_s: float) -> dict[int, int]:
                                f"{timeout_s:.0f} s (last batch ended at {position})")
         time.sleep(POLL_S)
     return position
+
+
+@contextmanager
+def scheduled_refresh_paused(settings: Settings, timeout_s: float, say: Say):
+    """The analysis tables left to `invoke analyze` while the run checks them: the refresh
+    DAG paused (a run already going finishes first), unpaused afterwards whatever happens.
+    Its refresh would otherwise replace the tables between the analysis and the check."""
+    with AirflowApi(settings) as api:
+        api.set_paused(REFRESH_DAG_ID, True)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while (run := api.last_run(REFRESH_DAG_ID)) and run["state"] not in FINISHED:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the refresh run {run['dag_run_id']} did not finish "
+                                       f"in {timeout_s:.0f} s")
+                say(f"waiting for the refresh run {run['dag_run_id']} to finish")
+                time.sleep(POLL_S)
+            yield
+        finally:
+            api.set_paused(REFRESH_DAG_ID, False)

@@ -96,7 +96,7 @@ def stage(ctx: Context, name: str, figures: dict[str, Figure], summary: str,
 def generator(ctx: Context) -> Stage:
     rec = ctx.value("generator")
     if not rec:
-        return stage(ctx, "generator", {}, "nothing recorded yet")
+        return stage(ctx, "generator", {}, "nothing recorded yet", needs=("generator",))
     at = parse_time(rec["at"])
     figures = {k: Figure(rec[k], at) for k in
                ("sent_records_per_second", "accepted_records_per_second", "sent", "accepted",
@@ -196,7 +196,7 @@ def mongo(ctx: Context) -> Stage:
 def stream(ctx: Context) -> Stage:
     batch = ctx.value("stream")
     if not batch:
-        return stage(ctx, "stream", {}, "no batch recorded yet")
+        return stage(ctx, "stream", {}, "no batch recorded yet", needs=("stream",))
     at = parse_time(batch["timestamp"])
     offsets = ctx.value("kafka")
     lag = None if offsets is None else behind(batch["end_offsets"], {

@@ -23,9 +23,11 @@ def watch(settings: Settings, runtime: Runtime, console: Console,
     try:
         with Live(render(report(settings, runtime)), console=console, auto_refresh=False,
                   screen=False) as live:
+            started = time.monotonic()
             while rounds is None or (done := done + 1) < rounds:
-                started = time.monotonic()
+                # every `every_s` from the last refresh's start: reading takes its share
                 time.sleep(max(0.0, every_s - (time.monotonic() - started)))
+                started = time.monotonic()
                 live.update(render(report(settings, runtime)), refresh=True)
     except KeyboardInterrupt:
         pass

@@ -41,6 +41,10 @@ class AirflowApi:
         response.raise_for_status()
         return response.json()
 
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        response = self.http.patch(f"/dags/{dag_id}", json={"is_paused": paused})
+        response.raise_for_status()
+
     def run(self, run_id: str, dag_id: str = DAG_ID) -> dict:
         return self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
 

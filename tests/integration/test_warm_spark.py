@@ -15,6 +15,7 @@ import pytest
 from deltalake import DeltaTable
 
 from apps.analysis import analyses, reference, store
+from apps.analysis.refreshes import REFRESH_DAG_ID
 from apps.analysis.run import analyze
 from apps.e2e.found import RECOMPUTED
 from apps.lake.tables import storage_options
@@ -34,7 +35,7 @@ from tests.unit.test_analysis_golden import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
-REFRESH_DAG = "analysis_refresh"
+REFRESH_DAG = REFRESH_DAG_ID
 
 
 @pytest.fixture

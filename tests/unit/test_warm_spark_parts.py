@@ -86,3 +86,13 @@ def test_a_classic_session_keeps_the_s3_keys_off_its_jvms_command_line(spark, sp
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     assert hadoop.get("fs.s3a.secret.key") == settings.s3_secret_key.get_secret_value()
     assert hadoop.get("fs.s3a.access.key") == settings.s3_access_key
+
+
+def test_the_servers_spec_is_described_before_the_connectors_are_provisioned(settings,
+                                                                           monkeypatch):
+    """`invoke status` on a fresh machine, or `invoke up --skip spark-connect,stream`."""
+    from apps.stack.artifacts import MavenJars
+
+    monkeypatch.setattr(MavenJars, "is_cached", lambda self: False)
+    [program] = spark_connect.programs(settings)
+    assert "spark.jars \n" in program.files[0].text

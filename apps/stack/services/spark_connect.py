@@ -54,7 +54,9 @@ def properties(settings: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "WARN",  # INFO is several lines per client call
         "spark.sql.session.timeZone": "UTC",
-        "spark.jars": ",".join(map(str, connector_jars())),  # S3A: one JVM, no executors
+        # S3A (one JVM, no executors). Not provisioned yet (a fresh machine's `invoke
+        # status`, or the service skipped): none, and the file changes once they are.
+        "spark.jars": ",".join(map(str, connector_jars() if connectors().is_cached() else [])),
         **s3a_options(settings),
     }
 
