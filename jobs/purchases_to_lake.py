@@ -33,4 +33,4 @@ except DataLost as lost:
 spark = spark_session(settings, "purchases-to-lake", **query.DRIVER_OPTIONS)
 spark.sparkContext.setLogLevel("WARN")
 spark.streams.addListener(ProgressFile(config.progress_file, point.topic.topic_id))
-query.start(spark, settings, config, point=point).awaitTermination()
+query.run(spark, settings, config, point)

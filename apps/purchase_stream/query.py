@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+from dataclasses import replace
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
 
@@ -9,10 +14,13 @@ from apps.lake import tables
 from apps.lake.figures import table_figures
 from apps.lake.runs import LakeFiguresFile
 from apps.purchase_stream.config import StreamConfig
-from apps.purchase_stream.resume import StartPoint, prepare
+from apps.purchase_stream.progress import offsets
+from apps.purchase_stream.resume import StartPoint, lake_marks, passed_gaps, prepare
 from apps.purchase_stream.transform import kafka_records, validated
 from apps.purchase_stream.writer import BatchWriter
 from apps.settings import Settings
+
+log = logging.getLogger("purchase_stream")
 
 # The stack's job on a 2-core machine that also runs Kafka, SeaweedFS, FerretDB,
 # PostgreSQL and Airflow: a 768 MiB driver heap holds a full batch (MAX_OFFSETS_PER_TRIGGER
@@ -58,3 +66,33 @@ def start(spark: SparkSession, settings: Settings, config: StreamConfig, *,
     else:
         writer = writer.trigger(processingTime=f"{config.trigger_seconds} seconds")
     return writer.start()
+
+
+def run(spark: SparkSession, settings: Settings, config: StreamConfig, point: StartPoint,
+        poll_seconds: float = 1.0) -> None:
+    """The job's query, until it stops. Started past acknowledged losses, Spark may skip
+    missing offsets only until a batch has got past them; then the query starts again
+    strict, so a later loss fails it (and is recorded at the restart) instead of being
+    skipped in silence."""
+    stream = start(spark, settings, config, point=point)
+    if point.gaps:
+        while not (stream.lastProgress and passed_gaps(
+                end_offsets(stream.lastProgress), point.topic.name, point.gaps)):
+            if not stream.isActive:
+                return  # stopped or failed: the supervisor decides
+            time.sleep(poll_seconds)
+        stream.stop()
+        log.info("past the acknowledged losses: the stream goes on failing on any new one")
+        stream = start(spark, settings, config, point=strict(settings, config, point))
+    stream.awaitTermination()
+
+
+def end_offsets(progress) -> dict:
+    """The Kafka source's end offsets in a StreamingQueryProgress."""
+    [source] = json.loads(progress.json)["sources"]
+    return offsets(source["endOffset"])
+
+
+def strict(settings: Settings, config: StreamConfig, point: StartPoint) -> StartPoint:
+    """The same start, strict, with the marks the lenient run left."""
+    return replace(point, marks=lake_marks(settings, config, point.topic), gaps={})

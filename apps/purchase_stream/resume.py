@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,14 +106,16 @@ def record_losses(settings: Settings, lost: list[losses.LostRange]) -> set[str]:
         return {d["_id"] for d in losses.open_losses(collection)}
 
 
-def check_losses(settings: Settings, topic: TopicDescription, marks: dict[str, Marks]) -> bool:
-    """Whether Spark may fail on data loss: True when nothing is missing; False when what is
-    missing was recorded and acknowledged (resume past it). Raises DataLost otherwise."""
+def check_losses(settings: Settings, topic: TopicDescription, marks: dict[str, Marks]
+                 ) -> dict[int, int]:
+    """Per partition, the offset a start must get past without Spark failing on data loss:
+    empty when nothing is missing; the first offsets Kafka still holds where what is missing
+    was recorded and acknowledged (resume past it). Raises DataLost otherwise."""
     wanted = next_offsets(topic, marks)
     lost = losses.losses_between(SOURCE, topic.name, topic.topic_id, wanted,
                                  log_starts(settings, topic.name, sorted(wanted)))
     if not lost:
-        return True
+        return {}
     still_open = record_losses(settings, lost)
     unacknowledged = [loss for loss in lost if loss.id in still_open]
     if unacknowledged:
@@ -122,7 +124,14 @@ def check_losses(settings: Settings, topic: TopicDescription, marks: dict[str, M
                        "`invoke up`, resumes the stream past them")
     log.warning("resuming past acknowledged losses: %s",
                 "; ".join(loss.describe() for loss in lost))
-    return False
+    return {loss.partition: loss.end for loss in lost}
+
+
+def passed_gaps(end_offsets: dict, topic: str, gaps: dict[int, int]) -> bool:
+    """Whether a batch's end offsets (a progress's `endOffset`: {topic: {"p": offset}}) are
+    past every acknowledged gap."""
+    ends = end_offsets.get(topic, {})
+    return all(int(ends.get(str(p), -1)) >= end for p, end in gaps.items())
 
 
 @dataclass(frozen=True)
@@ -130,7 +139,20 @@ class StartPoint:
     topic: TopicDescription
     marks: dict[str, Marks]  # by table area: what each table holds of this incarnation
     starting_offsets: str
-    fail_on_data_loss: bool = True
+    # Acknowledged gaps to get past (partition -> first offset Kafka holds): only until
+    # then may Spark skip missing offsets (apps/purchase_stream/query.run).
+    gaps: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def fail_on_data_loss(self) -> bool:
+        return not self.gaps
+
+
+def lake_marks(settings: Settings, config: StreamConfig, topic: TopicDescription
+               ) -> dict[str, Marks]:
+    """What each table holds of this incarnation of the topic."""
+    return {t.area: committed_marks(settings, t.under(config.root), topic.name, topic.topic_id)
+            for t in (RAW_TABLE, QUARANTINE_TABLE)}
 
 
 def prepare(settings: Settings, config: StreamConfig) -> StartPoint:
@@ -140,11 +162,10 @@ def prepare(settings: Settings, config: StreamConfig) -> StartPoint:
         if adopt_plain_parquet(settings, table):
             log.info("the plain Parquet files under %s are the Delta table's first version",
                      table.uri(settings))
-    marks = {t.area: committed_marks(settings, t, topic.name, topic.topic_id) for t in tables}
+    marks = lake_marks(settings, config, topic)
     old_topic_id = guard_checkpoint(config.checkpoint, topic.topic_id)
     if old_topic_id is not None:
         settle_old_incarnation(settings, config, old_topic_id)
     remember_incarnation(config.checkpoint, topic.topic_id)
-    fail_on_data_loss = check_losses(settings, topic, marks)
-    return StartPoint(topic, marks, starting_offsets(topic, marks[RAW_TABLE.area]),
-                      fail_on_data_loss)
+    gaps = check_losses(settings, topic, marks)
+    return StartPoint(topic, marks, starting_offsets(topic, marks[RAW_TABLE.area]), gaps)

@@ -7,6 +7,9 @@ lake is read by `deltalake` itself (not the project's reader) and by Spark.
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -247,16 +250,18 @@ def test_a_plain_parquet_lake_becomes_the_tables_first_version_and_keeps_its_row
 
 
 def test_records_deleted_before_the_stream_read_them_stop_it_loudly_until_acknowledged(
-        lake_servers, spark, tmp_path, webhook):
+        lake_servers, spark, tmp_path, webhook, caplog):
     """Retention overtook a stopped stream: the lost range is stored, alerted once, and the
-    job refuses to start (it would skip records silently) until it is acknowledged."""
+    job refuses to start (it would skip records silently) until it is acknowledged; then
+    it skips that gap only, and a later loss fails it again."""
     import pymongo
     from kafka import TopicPartition
 
     from apps import losses
     from apps.mongo import DATA_LOSSES
-    from apps.purchase_stream.resume import DataLost
+    from apps.purchase_stream.resume import DataLost, prepare
 
+    caplog.set_level(logging.INFO, logger="purchase_stream")
     url, received = webhook
     database = f"test_stream_losses_{uuid.uuid4().hex[:8]}"
     settings = lake_servers.model_copy(update={"mongo_db": database, "alert_webhook_url": url})
@@ -283,9 +288,40 @@ def test_records_deleted_before_the_stream_read_them_stop_it_loudly_until_acknow
         assert len(received) == 1
 
         losses.acknowledge(mongo[database][DATA_LOSSES], None, datetime.now(UTC))
-        scratch.settings = settings
-        scratch.drain(spark)
+        # The job's way: past the acknowledged gap leniently, then strict again. A trigger
+        # long enough for the test to cut the log between two batches.
+        config = replace(scratch.config, trigger_seconds=20)
+        point = prepare(settings, config)
+        assert point.gaps == {partition: cut} and not point.fail_on_data_loss
+        failure: list[BaseException] = []
+
+        def job():
+            try:
+                query.run(spark, settings, config, point, poll_seconds=0.5)
+            except BaseException as exc:  # what the job's process would die of
+                failure.append(exc)
+
+        running = threading.Thread(target=job, daemon=True)
+        running.start()
         kept = {o for o, (q, off) in later.items() if not (q == partition and off < cut)}
+        deadline = time.monotonic() + 180
+        while set(scratch.read("raw")["OrderId"].to_pylist()) != set(first) | kept:
+            assert time.monotonic() < deadline and running.is_alive(), failure
+            time.sleep(1)
+        deadline = time.monotonic() + 60  # the lenient query stops once past the gap
+        while "past the acknowledged losses" not in caplog.text:
+            assert time.monotonic() < deadline and running.is_alive(), failure
+            time.sleep(0.5)
+        time.sleep(5)  # the strict query started, before its next trigger
+
+        # A new loss while the job runs: records written and deleted before its next batch.
+        again = scratch.send_purchases(purchases(5, seed=9))
+        ends_now = {p: max(o for q, o in again.values() if q == p) + 1 for p, _ in again.values()}
+        scratch.admin.delete_records({TopicPartition(config.topic, p): end
+                                      for p, end in ends_now.items()})
+        running.join(120)
+        assert not running.is_alive(), "the strict query skipped the new loss"
+        assert failure and "Some data may have been lost" in str(failure[0]), str(failure[0])[:1500]
         orders = set(scratch.read("raw")["OrderId"].to_pylist())
         assert orders == set(first) | kept
     finally:

@@ -270,3 +270,15 @@ def test_the_stream_service(settings):
     assert section.startswith("[eventlistener:purchase-stream-alert]")
     assert "events=PROCESS_STATE_EXITED,PROCESS_STATE_FATAL" in section
     assert "redirect_stderr" not in section  # supervisord refuses it for a listener
+
+
+def test_a_start_past_acknowledged_gaps_is_lenient_only_until_a_batch_passes_them():
+    ends = {"PurchasedItem": {"0": 120, "1": 40}}
+    assert resume.passed_gaps(ends, "PurchasedItem", {0: 120})
+    assert not resume.passed_gaps(ends, "PurchasedItem", {0: 121})
+    assert not resume.passed_gaps(ends, "PurchasedItem", {2: 1})  # no offset for it yet
+    assert resume.passed_gaps(ends, "PurchasedItem", {})
+    topic = TopicDescription("PurchasedItem", "id", [0, 1])
+    strict = resume.StartPoint(topic, {}, "{}")
+    assert strict.fail_on_data_loss
+    assert not resume.StartPoint(topic, {}, "{}", gaps={0: 120}).fail_on_data_loss
