@@ -3,7 +3,7 @@ apps/pipeline_status reads them and adds the stages)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import psutil
 
@@ -75,10 +75,6 @@ def rows(settings: Settings, runtime: Runtime, reasons: dict[str, str | None],
                                  service.credentials, round(mib, 1),
                                  skipped=skipped and reason is not None))
     return out
-
-
-def as_json(rows: list[ServiceStatus]) -> list[dict]:
-    return [asdict(r) for r in rows]
 
 
 def table(rows: list[ServiceStatus], runtime: str) -> Table:
