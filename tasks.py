@@ -33,9 +33,20 @@ def explained():
 
 @task(help={
     "skip": "comma-separated services not to start, e.g. generator",
+    "profile": "default (one broker, local Spark) or cluster (three brokers, Spark standalone)",
 })
-def up(c, skip=""):
+def up(c, skip="", profile=""):
     """Provision (first run), start every service, wait for health, print the table."""
+    import os
+
+    from apps import profiles
+
+    try:  # chosen before anything reads the stack's paths: they follow the profile
+        chosen = profiles.profile(profile or os.environ.get(profiles.PROFILE_VARIABLE)
+                                  or profiles.DEFAULT)
+    except profiles.UnknownProfile as exc:
+        raise Exit(f"invoke up --profile: {exc}", code=2) from None
+    os.environ[profiles.PROFILE_VARIABLE] = chosen.name
     from apps.stack import status as stack_status
     from apps.stack.up import up as stack_up
 
@@ -44,7 +55,8 @@ def up(c, skip=""):
     from apps.pipeline_status.collect import report
     from apps.settings import get_settings
 
-    console.print(stack_status.table(report(get_settings(), runtime).services, runtime.name))
+    console.print(stack_status.table(report(get_settings(), runtime).services, runtime.name,
+                                     chosen.name))
 
 
 @task(help={"wipe": "also delete .stack/ (all data and logs)", "yes": "do not ask before --wipe"})

@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from apps import profiles
 from apps.contract.models import PURCHASES_TOPIC, USER_EVENTS_TOPIC
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = profiles.REPO_ROOT
 ENV_FILE = REPO_ROOT / ".env"
 
 
@@ -129,7 +130,8 @@ class EnvFileMissing(FileNotFoundError):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process-wide settings (read once; `.env` must exist, see `invoke up`)."""
+    """The process-wide settings (read once; `.env` must exist, see `invoke up`), with the
+    active profile's endpoints laid over `.env`'s (apps/profiles.py)."""
     if not ENV_FILE.exists():
         raise EnvFileMissing(f"{ENV_FILE} is missing: run `invoke up` once to create it")
-    return Settings()
+    return Settings(**profiles.settings_overrides(profiles.active()))

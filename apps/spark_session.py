@@ -12,6 +12,7 @@ import importlib.util
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 
 from apps.settings import Settings
@@ -67,6 +68,31 @@ def connector_jars() -> list[Path]:
     return [folder / n for n in names]
 
 
+def classpath_options(jars: list[Path]) -> dict[str, str]:
+    """The connectors on the class path of the driver and of every executor: on a
+    standalone cluster the executors run on the same machine and read the cached jars in
+    place (`spark.jars` would copy 700 MB into every application's work directory)."""
+    path = ":".join(map(str, jars))
+    return {"spark.driver.extraClassPath": path, "spark.executor.extraClassPath": path}
+
+
+# An application on a standalone cluster takes this many cores at most: the stream and an
+# analysis each hold one, so neither waits for the other (apps/stack/services/spark_cluster.py).
+CORES_PER_APPLICATION = 1
+EXECUTOR_MEMORY = "1g"
+
+
+def standalone_options(settings: Settings) -> dict[str, str]:
+    """What an application needs on a standalone master (SPARK_MASTER=spark://...); none
+    in local mode."""
+    if not settings.spark_master.startswith("spark://"):
+        return {}
+    return {"spark.cores.max": str(CORES_PER_APPLICATION),
+            "spark.executor.memory": EXECUTOR_MEMORY,
+            # An executor's Python workers run the project's interpreter, as the driver does.
+            "spark.executorEnv.PYSPARK_PYTHON": sys.executable}
+
+
 def s3a_options(settings: Settings) -> dict[str, str]:
     prefix = HADOOP_PREFIX + "fs.s3a."
     return {
@@ -99,7 +125,6 @@ def spark_session(settings: Settings, app_name: str, *, master: str | None = Non
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master or settings.spark_master)
-        .config("spark.jars", ",".join(map(str, connector_jars() if with_connectors else [])))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
@@ -107,7 +132,8 @@ def spark_session(settings: Settings, app_name: str, *, master: str | None = Non
     )
     keys = s3a_keys(settings)
     public = {k: v for k, v in s3a_options(settings).items() if k not in keys}
-    for key, value in {**public, **options}.items():
+    jars = classpath_options(connector_jars()) if with_connectors else {}
+    for key, value in {**jars, **standalone_options(settings), **public, **options}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     # The S3 keys go to the running JVM's Hadoop configuration, not through the builder:

@@ -8,6 +8,7 @@ from apps.pipeline_status.readings import DEADLINE_S, Sources, read
 from apps.pipeline_status.schema import Report
 from apps.settings import Settings
 from apps.stack import status as stack_status
+from apps.stack.paths import PROFILE
 from apps.stack.runtime import Runtime
 from apps.stack.services import ALL
 
@@ -34,4 +35,4 @@ def build(settings: Settings, runtime: Runtime, readings: dict, now, sources: So
     activities = {stages.STAGE_SERVICE[s.stage]: s.summary for s in built
                   if s.stage in stages.STAGE_SERVICE}
     rows = stack_status.rows(settings, runtime, reasons, supervised, memory, activities)
-    return Report(now, runtime.name, built, rows, readings["disk"].value or {})
+    return Report(now, runtime.name, built, rows, readings["disk"].value or {}, PROFILE.name)

@@ -1,6 +1,7 @@
 """The status schema: one entry per stage, from the generator to PostgreSQL.
 
-    {"schema": "shopstream.status/1", "at": "...", "runtime": "native", "ok": true,
+    {"schema": "shopstream.status/1", "at": "...", "runtime": "native", "profile": "default",
+     "ok": true,
      "stages": [{"stage": "generator", "health": "healthy", "reason": "",
                  "figures": {"accepted_records_per_second": {"value": 41.2,
                              "at": "...", "age_seconds": 1.4}, ...}}, ...],
@@ -69,6 +70,7 @@ class Report:
     stages: list[Stage]
     services: list  # apps.stack.status.ServiceStatus rows
     disk: dict  # {"path", "used_fraction", "free_bytes"} of the filesystem holding .stack/
+    profile: str = "default"  # apps/profiles.py
 
     @property
     def ok(self) -> bool:
@@ -80,5 +82,5 @@ class Report:
         from dataclasses import asdict
 
         return {"schema": SCHEMA, "at": self.at.isoformat(), "runtime": self.runtime,
-                "ok": self.ok, "stages": [s.to_json(self.at) for s in self.stages],
+                "profile": self.profile, "ok": self.ok, "stages": [s.to_json(self.at) for s in self.stages],
                 "services": [asdict(s) for s in self.services], "disk": self.disk}

@@ -35,4 +35,5 @@ def stages_table(report: Report) -> Table:
 
 
 def render(report: Report) -> Group:
-    return Group(stages_table(report), services_table(report.services, report.runtime))
+    return Group(stages_table(report), services_table(report.services, report.runtime,
+                                                                 report.profile))

@@ -8,9 +8,9 @@ from rich.console import Console
 
 from apps.console import make_console
 from apps.settings import ENV_FILE, get_settings
-from apps.stack.paths import DATA_DIR, STACK_DIR
+from apps.stack.paths import DATA_DIR, PROFILE, STACK_DIR
 from apps.stack.runtime import Runtime, choose
-from apps.stack.supervisor import Supervisor
+from apps.stack.supervisor import Supervisor, profile_supervisor, running_profiles
 
 
 def down(wipe: bool = False, console: Console | None = None) -> None:
@@ -19,7 +19,9 @@ def down(wipe: bool = False, console: Console | None = None) -> None:
     runtime = choose(settings) if settings else Runtime("native", Supervisor())
     with console.status("stopping every shopstream process"):
         runtime.stop_all(settings, wipe=wipe)
-    console.print("[green]✔[/] stopped")
+        for other in running_profiles():  # whichever profile runs, `invoke down` stops it
+            profile_supervisor(other).shutdown()
+    console.print(f"[green]✔[/] stopped ({PROFILE.name} profile)")
     if wipe and STACK_DIR.exists():
         for link in (p for p in DATA_DIR.glob("*") if p.is_symlink()):
             shutil.rmtree(link.resolve(), ignore_errors=True)  # data kept outside the repo

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from apps import profiles
 from apps.settings import REPO_ROOT
 
-STACK_DIR = REPO_ROOT / ".stack"  # run state: data, logs, supervisor files (git-ignored)
+PROFILE = profiles.active()  # decided once per process: its state is in one place
+# Run state: data, logs, supervisor files (git-ignored): `.stack/`, or the profile's own.
+STACK_DIR = PROFILE.state_dir
 DATA_DIR = STACK_DIR / "data"
 LOG_DIR = STACK_DIR / "logs"
 RUN_DIR = STACK_DIR / "run"

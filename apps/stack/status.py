@@ -77,9 +77,10 @@ def rows(settings: Settings, runtime: Runtime, reasons: dict[str, str | None],
     return out
 
 
-def table(rows: list[ServiceStatus], runtime: str) -> Table:
+def table(rows: list[ServiceStatus], runtime: str, profile: str) -> Table:
     total = sum(r.memory_mib for r in rows)
-    out = Table(title=f"shopstream stack ({runtime} runtime)", title_justify="left",
+    out = Table(title=f"shopstream stack ({runtime} runtime, {profile} profile)",
+                title_justify="left",
                 caption=f"memory (PSS) of all supervised processes: {total:,.0f} MiB",
                 caption_justify="left")
     for column in ("service", "URL", "status", "processes", "activity", "memory", "credentials"):

@@ -16,13 +16,23 @@ from pathlib import Path
 
 from supervisor.xmlrpc import SupervisorTransport
 
-from apps.stack.paths import LOG_DIR, RUN_DIR, STACK_DIR
+from apps.profiles import PROFILE_VARIABLE, PROFILES, Profile
+from apps.stack.paths import LOG_DIR, PROFILE, RUN_DIR, STACK_DIR
 from apps.stack.spec import Program, StackError
 from apps.stack.tools import run_tool
 from apps.stack.templates import write_private
 
 CONF = STACK_DIR / "supervisord.conf"
 SOCKET = RUN_DIR / "supervisor.sock"
+
+
+def profile_supervisor(profile: Profile) -> Supervisor:
+    """The supervisord of a profile's stack, whichever profile this process runs in."""
+    return Supervisor(profile.state_dir / SOCKET.relative_to(STACK_DIR))
+
+
+def running_profiles() -> list[Profile]:
+    return [p for p in PROFILES.values() if profile_supervisor(p).is_running()]
 
 
 def _quote(value: str) -> str:
@@ -73,6 +83,8 @@ logfile_maxbytes=10MB
 pidfile={RUN_DIR / "supervisord.pid"}
 childlogdir={LOG_DIR}
 directory={STACK_DIR}
+; Every program runs in this profile (apps/profiles.py): its endpoints and state folder.
+environment={PROFILE_VARIABLE}="{PROFILE.name}"
 
 [rpcinterface:supervisor]
 supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface

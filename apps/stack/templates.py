@@ -38,9 +38,10 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def render(template: str, **values: object) -> ConfigFile:
-    """`config/<template>` with its `${name}` placeholders filled, bound for `.stack/run/`."""
+def render(template: str, target: str | None = None, **values: object) -> ConfigFile:
+    """`config/<template>` with its `${name}` placeholders filled, bound for
+    `.stack/run/<target>` (the template's own path unless one is given)."""
     text = Template((CONFIG_DIR / template).read_text()).substitute(
         {k: str(v) for k, v in values.items()}
     )
-    return ConfigFile(RUN_DIR / template, text)
+    return ConfigFile(RUN_DIR / (target or template), text)

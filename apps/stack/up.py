@@ -20,10 +20,12 @@ from apps.console import make_console
 from apps.settings import Settings, get_settings
 from apps.stack import doctor, ports
 from apps.stack.envfile import ensure_env
-from apps.stack.paths import LOG_DIR
+from apps.profiles import MARKER
+from apps.stack.paths import LOG_DIR, PROFILE
 from apps.stack.runtime import Runtime, choose
 from apps.stack.services import ALL
 from apps.stack.spec import Health, Service, StackError
+from apps.stack.supervisor import running_profiles
 
 
 def select(skip: Iterable[str] = ()) -> list[Service]:
@@ -129,6 +131,20 @@ def _progress(console: Console):
         yield step
 
 
+def check_profile(runtime: Runtime) -> None:
+    """One profile at a time (they share the contract's ports); then remember this one, so
+    that commands typed later (`invoke status`, `down`, `e2e`) act on it."""
+    others = [p.name for p in running_profiles() if p.name != PROFILE.name]
+    if others:
+        raise StackError(f"the {others[0]} profile is running: `invoke down` stops it, then "
+                         f"`invoke up --profile {PROFILE.name}` starts this one")
+    if runtime.name != "native" and not PROFILE.is_default:
+        raise StackError(f"the {PROFILE.name} profile runs on the native runtime only: "
+                         "set STACK_RUNTIME=native in .env")
+    MARKER.parent.mkdir(parents=True, exist_ok=True)
+    MARKER.write_text(PROFILE.name + "\n")
+
+
 def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
     console = console or make_console()
     if ensure_env():
@@ -141,7 +157,8 @@ def up(skip: Iterable[str] = (), console: Console | None = None) -> Runtime:
     if missing:
         raise StackError("missing prerequisites:\n" + "\n".join(
             f"  {f.check}: {f.detail}; {f.fix}" for f in missing))
-    console.print(f"runtime: [bold]{runtime.name}[/]")
+    check_profile(runtime)
+    console.print(f"runtime: [bold]{runtime.name}[/], profile: [bold]{PROFILE.name}[/]")
     check_ports(services, settings, runtime)
     provision(to_build, settings, console)
     # Every program is registered, skipped ones too: skipping means "do not start", and

@@ -262,7 +262,7 @@ def test_the_stream_service(settings):
     from apps.stack.supervisor import program_section
 
     assert [s.name for s in ALL].index("stream") < [s.name for s in ALL].index("generator")
-    assert stream.SERVICE.host_process and set(stream.SERVICE.needs) == {"kafka", "s3"}
+    assert stream.SERVICE.host_process and set(stream.SERVICE.needs) == {"kafka", "s3", "spark"}
     job, listener = stream.programs(settings)
     assert job.env["SPARK_LOCAL_IP"] == "127.0.0.1"
     assert Path(job.argv[1]).name == "purchases_to_lake.py"

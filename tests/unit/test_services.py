@@ -1,6 +1,7 @@
 from collections import Counter
 
-from apps.stack.services import ALL
+from apps.profiles import profile
+from apps.stack.services import ALL, EVERY, services_of
 
 
 def test_service_and_program_names_are_unique(settings):
@@ -25,9 +26,12 @@ def test_ports_follow_design_and_never_collide(settings):
 
 def test_every_service_starts_after_what_it_needs():
     started = []
-    for service in ALL:
+    for service in EVERY:
         assert set(service.needs) <= set(started), service.name
         started.append(service.name)
+    default, cluster = (services_of(profile(name)) for name in ("default", "cluster"))
+    assert [s.name for s in cluster] == [s.name for s in EVERY]
+    assert [s.name for s in default] == [s.name for s in EVERY if s.name != "spark"]
 
 
 def test_servers_have_containers_and_host_processes_do_not():
@@ -46,7 +50,7 @@ def test_describing_programs_writes_no_file(settings):
     programs = [p for s in ALL for p in s.programs(settings)]
     assert snapshot() == before
     assert {f.path.name for p in programs for f in p.files} == {
-        "server.properties", "s3.json", "passwords.json", "spark-connect.properties"}
+        "server-1.properties", "s3.json", "passwords.json", "spark-connect.properties"}
 
 
 def test_the_supervisord_config_follows_settings_not_the_callers_shell(settings, monkeypatch):

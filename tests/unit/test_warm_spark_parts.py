@@ -95,4 +95,4 @@ def test_the_servers_spec_is_described_before_the_connectors_are_provisioned(set
 
     monkeypatch.setattr(MavenJars, "is_cached", lambda self: False)
     [program] = spark_connect.programs(settings)
-    assert "spark.jars \n" in program.files[0].text
+    assert "spark.driver.extraClassPath \n" in program.files[0].text

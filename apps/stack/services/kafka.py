@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 from apps.settings import Settings, host_port
 from apps.stack import probes
 from apps.stack.artifacts import MavenJars
 from apps.stack.paths import CONFIG_DIR, data_dir
 from apps.stack.spec import Health, Program, Service
-from apps.stack.templates import render
+from apps.stack.templates import ConfigFile, render
 from apps.stack.tools import run_tool
 
 KAFKA_VERSION = "4.1.1"
@@ -21,14 +23,58 @@ JARS = MavenJars(
         "org.apache.logging.log4j:log4j-slf4j-impl:2.24.3",  # the broker's slf4j binding
     ),
 )
-DATA = data_dir("kafka")
 CONTAINER_DATA = "/var/lib/kafka/data"  # the kafka-data volume in compose/docker-compose.yml
+HEAP = "768m"
+# A cluster: every topic on three brokers, a write acknowledged by two.
+MAX_REPLICAS, CLUSTER_MIN_INSYNC = 3, 2
 
 
-def _server_properties(settings: Settings, data_dir: object = DATA):
-    host, port = host_port(settings.kafka_servers[0])
-    return render("kafka/server.properties", host=host, port=port,
-                  controller_port=settings.kafka_controller_port, data_dir=data_dir)
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node (broker and controller in one process) of KAFKA_BOOTSTRAP_SERVERS."""
+
+    node_id: int
+    host: str
+    port: int
+    controller_port: int
+
+    @property
+    def program(self) -> str:
+        return "kafka" if self.node_id == 1 else f"kafka-{self.node_id}"
+
+    @property
+    def data(self) -> Path:
+        return data_dir(self.program)
+
+
+def nodes(settings: Settings) -> list[Node]:
+    """A node per address of KAFKA_BOOTSTRAP_SERVERS (one by default, three in the cluster
+    profile); node n's controller listens on KAFKA_CONTROLLER_PORT + 2(n - 1), so the
+    cluster's ports pair up: 9092/9093, 9094/9095, 9096/9097."""
+    return [Node(n, *host_port(address), settings.kafka_controller_port + 2 * (n - 1))
+            for n, address in enumerate(settings.kafka_servers, start=1)]
+
+
+def replicas(settings: Settings) -> int:
+    return min(MAX_REPLICAS, len(settings.kafka_servers))
+
+
+def min_insync(settings: Settings) -> int:
+    return CLUSTER_MIN_INSYNC if replicas(settings) >= MAX_REPLICAS else 1
+
+
+def _server_properties(settings: Settings, node: Node | None = None,
+                       data_dir: object = None) -> ConfigFile:
+    all_nodes = nodes(settings)
+    node = node or all_nodes[0]
+    cluster = len(all_nodes) > 1
+    return render("kafka/server.properties", f"kafka/server-{node.node_id}.properties",
+                  node_id=node.node_id, host=node.host, port=node.port,
+                  controller_port=node.controller_port, data_dir=data_dir or node.data,
+                  voters=",".join(f"{n.node_id}@{n.host}:{n.controller_port}" for n in all_nodes),
+                  replicas=replicas(settings), min_insync=min_insync(settings),
+                  # Kafka's defaults on one node, where fencing would only hurt.
+                  heartbeat_ms=1000 if cluster else 2000, session_ms=4000 if cluster else 9000)
 
 
 def property_variable(name: str) -> str:
@@ -60,8 +106,9 @@ def _java(main_class: str, *args: str, heap: str = "256m") -> list[str]:
 
 
 def programs(settings: Settings) -> list[Program]:
-    config = _server_properties(settings)
-    return [Program("kafka", _java("kafka.Kafka", str(config.path), heap="768m"), files=(config,))]
+    configs = [(node, _server_properties(settings, node)) for node in nodes(settings)]
+    return [Program(node.program, _java("kafka.Kafka", str(config.path), heap=HEAP),
+                    files=(config,)) for node, config in configs]
 
 
 def cluster_id(raw: bytes) -> str:
@@ -83,17 +130,31 @@ def format_command(config_path: str, cluster: str) -> list[str]:
                  "-c", config_path)
 
 
+def formatted_cluster_id(folder: Path) -> str | None:
+    try:
+        return properties((folder / "meta.properties").read_text()).get("cluster.id")
+    except FileNotFoundError:
+        return None
+
+
 def prepare(settings: Settings) -> None:
-    if (DATA / "meta.properties").exists():
-        return
-    DATA.mkdir(parents=True, exist_ok=True)
-    config = _server_properties(settings)
-    config.write()
-    run_tool(format_command(str(config.path), new_cluster_id()),
-             what=f"formatting Kafka's storage in {DATA}")
+    """Format each node's storage once, every node with the one cluster id."""
+    all_nodes = nodes(settings)
+    known = [i for i in map(formatted_cluster_id, (n.data for n in all_nodes)) if i]
+    cluster = known[0] if known else new_cluster_id()
+    for node in all_nodes:
+        if formatted_cluster_id(node.data):
+            continue
+        node.data.mkdir(parents=True, exist_ok=True)
+        config = _server_properties(settings, node)
+        config.write()
+        run_tool(format_command(str(config.path), cluster),
+                 what=f"formatting Kafka's storage in {node.data}")
 
 
 def health(settings: Settings) -> Health:
+    wanted = len(nodes(settings))
+
     def check() -> str | None:
         # librdkafka: a light import, so `invoke status` stays quick
         from confluent_kafka.admin import AdminClient
@@ -101,7 +162,9 @@ def health(settings: Settings) -> Health:
         def describe() -> None:
             admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers,
                                  "log_level": 0})  # the reason says why; no log lines
-            admin.list_topics(timeout=probes.TIMEOUT_MS / 1000)
+            brokers = len(admin.list_topics(timeout=probes.TIMEOUT_MS / 1000).brokers)
+            if brokers < wanted:  # a cluster's topics wait for all of them
+                raise RuntimeError(f"{brokers} of {wanted} brokers registered")
 
         return probes.guarded(describe, "Kafka metadata request")
 
@@ -109,7 +172,8 @@ def health(settings: Settings) -> Health:
 
 
 def bootstrap(settings: Settings) -> None:
-    """Create the contract's topics, each with the contract's partition count."""
+    """Create the contract's topics, each with the contract's partition count, on every
+    broker (replication 3 and two in sync for a write in a cluster)."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
@@ -119,7 +183,10 @@ def bootstrap(settings: Settings) -> None:
     try:
         missing = {USER_EVENTS_TOPIC, PURCHASES_TOPIC} - set(admin.list_topics())
         if missing:
-            admin.create_topics([NewTopic(t, TOPIC_PARTITIONS, 1) for t in sorted(missing)])
+            admin.create_topics([
+                NewTopic(t, TOPIC_PARTITIONS, replicas(settings),
+                         topic_configs={"min.insync.replicas": str(min_insync(settings))})
+                for t in sorted(missing)])
     finally:
         admin.close()
 
@@ -128,7 +195,7 @@ SERVICE = Service(
     name="kafka",
     description=f"Apache Kafka {KAFKA_VERSION} (KRaft)",
     url=lambda s: s.kafka_bootstrap_servers,
-    ports=lambda s: [host_port(s.kafka_servers[0])[1], s.kafka_controller_port],
+    ports=lambda s: [port for n in nodes(s) for port in (n.port, n.controller_port)],
     programs=programs,
     health=health,
     provision=lambda s: JARS.provision(),

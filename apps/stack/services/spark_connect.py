@@ -14,7 +14,9 @@ import hashlib
 import sys
 
 from apps.settings import REPO_ROOT, Settings, url_address
-from apps.spark_session import connector_jars, connectors, pyspark_home, s3a_options
+from apps.spark_session import (
+    classpath_options, connector_jars, connectors, pyspark_home, s3a_options, standalone_options,
+)
 from apps.stack import probes
 from apps.stack.paths import RUN_DIR
 from apps.stack.spec import Health, Program, Service
@@ -54,9 +56,10 @@ def properties(settings: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "WARN",  # INFO is several lines per client call
         "spark.sql.session.timeZone": "UTC",
-        # S3A (one JVM, no executors). Not provisioned yet (a fresh machine's `invoke
-        # status`, or the service skipped): none, and the file changes once they are.
-        "spark.jars": ",".join(map(str, connector_jars() if connectors().is_cached() else [])),
+        # S3A. Not provisioned yet (a fresh machine's `invoke status`, or the service
+        # skipped): none, and the file changes once they are.
+        **classpath_options(connector_jars() if connectors().is_cached() else []),
+        **standalone_options(settings),
         **s3a_options(settings),
     }
 
@@ -102,7 +105,7 @@ SERVICE = Service(
     ports=lambda s: [address(s)[1], s.spark_connect_ui_port],
     programs=programs,
     health=health,
-    needs=("s3",),
+    needs=("s3", "spark"),  # "spark": the cluster profile's standalone cluster
     provision=lambda s: connectors().provision(),
     is_provisioned=lambda: connectors().is_cached(),
     host_process=True,

@@ -39,7 +39,7 @@ SERVICE = Service(
     ports=lambda s: [],  # the UI takes 4040 or the next free port: not a contract port
     programs=programs,
     health=health,
-    needs=("kafka", "s3"),
+    needs=("kafka", "s3", "spark"),  # "spark": the cluster profile's standalone cluster
     # The Kafka source and S3A are not part of PySpark: jars at PySpark's own versions.
     provision=lambda s: connectors().provision(),
     is_provisioned=lambda: connectors().is_cached(),
