@@ -164,10 +164,12 @@ def doctor(c):
         raise Exit(code=1)
 
 
-@task(help={"unit": "only the unit tests (no servers needed)", "k": "pytest -k expression"})
-def test(c, unit=False, k=""):
+@task(help={"unit": "only the unit tests (no servers needed)", "k": "pytest -k expression",
+            "cluster": "only the cluster profile's tests (`invoke up --profile cluster` first)"})
+def test(c, unit=False, cluster=False, k=""):
     """Run the tests (integration tests need `invoke up` first)."""
-    target = "tests/unit" if unit else "tests"
+    target = ("tests/unit" if unit else "tests/cluster" if cluster
+              else "tests/unit tests/integration")
     c.run(f"{sys.executable} -m pytest {target} {'-k ' + repr(k) if k else ''}", pty=False)
 
 

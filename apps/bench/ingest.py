@@ -13,6 +13,9 @@ real broker of `.env`, pointed at topics of the benchmark's own (created for the
 deleted after it), so no record reaches the pipeline's topics. Scenarios that are compared
 run in alternating slices (a b b a a b ...; c d e e d c ...), so a change in the machine's
 load during the run weighs on both sides of a ratio alike.
+
+On a Kafka cluster (the cluster profile) the run goes on with replication.py: the same
+PUTs and POSTs to topics with replication 3 beside topics with replication 1.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from apps.contract.models import (
 )
 from apps.generator.traffic import TrafficBuilder
 from apps.settings import Settings, get_settings
+from apps.stack.services import kafka
 
 ROUNDS = 8  # slices per compared scenario: the stack's own work (Spark's triggers, the
 # scheduler) comes in bursts of seconds, which many short slices spread over both sides.
@@ -209,7 +213,11 @@ def run(events: int = 20000, purchase_requests: int = 80, per_request: int = 500
     console.print(f"{connections} connections for (a) and (b), {purchase_connections} for (c) "
                   f"to (e); load average {' '.join(f'{x:.1f}' for x in psutil.getloadavg())}; "
                   f"API log: {log}")
-    return figures(rows)
+    if len(kafka.nodes(settings)) == 1:
+        return figures(rows)
+    from apps.bench import replication  # a cluster (the cluster profile): what replicas cost
+
+    return figures(rows) + replication.run(settings, console)
 
 
 def figures(rows: list[Row]) -> list[Figure]:

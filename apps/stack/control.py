@@ -26,13 +26,18 @@ class ServiceControl:
 
     def stop(self, name: str) -> None:
         self.stopped.append(name)
-        for program in self.services[name].programs(self.settings):
-            self.runtime.supervisor.stop(program.name)
+        programs = self.services[name].programs(self.settings)
+        # supervisord kills a program still running after its stop wait: a margin on top
+        self.runtime.supervisor.stop_together([p.name for p in programs],
+                                              max(p.stop_wait_seconds for p in programs) + 15)
 
     def start(self, name: str) -> None:
         """Start the service again and return once it is healthy."""
+        self.runtime.start(self.services[name], self.settings)
+        self.wait_healthy(name)
+
+    def wait_healthy(self, name: str) -> None:
         service = self.services[name]
-        self.runtime.start(service, self.settings)
         wait_healthy(service, service.health(self.settings), self.settings)
 
     def restore(self) -> None:

@@ -155,6 +155,18 @@ class Supervisor:
         if self.state(name) in ("RUNNING", "STARTING", "BACKOFF"):
             self.call("stopProcess", name, True)
 
+    def stop_together(self, names: list[str], deadline_s: float) -> None:
+        """Stop these programs at once and wait until none runs: the nodes of a cluster
+        (one at a time, the last broker would wait for a quorum that has gone)."""
+        for name in names:
+            if self.state(name) in ("RUNNING", "STARTING", "BACKOFF"):
+                self.call("stopProcess", name, False)
+        deadline = time.monotonic() + deadline_s
+        while any(self.state(n) in ("RUNNING", "STARTING", "STOPPING") for n in names):
+            if time.monotonic() > deadline:
+                raise StackError(f"{', '.join(names)} still running after {deadline_s:.0f} s")
+            time.sleep(0.2)
+
     def state(self, name: str) -> str:
         try:
             return self.call("getProcessInfo", name)["statename"]

@@ -171,6 +171,26 @@ def health(settings: Settings) -> Health:
     return Health(f"Kafka answering metadata requests at {settings.kafka_bootstrap_servers}", check)
 
 
+def node_answers(node: Node) -> bool:
+    """The node itself answers a metadata request on its own listener."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": f"{node.host}:{node.port}", "log_level": 0})
+    return probes.guarded(lambda: admin.list_topics(timeout=probes.TIMEOUT_MS / 1000),
+                          "metadata") is None
+
+
+def out_of_sync(settings: Settings) -> list[str]:
+    """`topic/partition` of every partition whose in-sync replicas are fewer than its
+    replicas (empty: the cluster is whole)."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
+    topics = admin.list_topics(timeout=probes.TIMEOUT_MS / 1000).topics
+    return [f"{t}/{p}" for t, meta in sorted(topics.items())
+            for p, part in sorted(meta.partitions.items()) if len(part.isrs) < len(part.replicas)]
+
+
 def bootstrap(settings: Settings) -> None:
     """Create the contract's topics, each with the contract's partition count, on every
     broker (replication 3 and two in sync for a write in a cluster)."""

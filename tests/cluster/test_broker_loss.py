@@ -1,0 +1,143 @@
+"""A Kafka broker killed with SIGKILL while the API takes a stream of PUTs: every record
+answered 202 is in Kafka exactly once, and a 503 comes only between the kill and the end
+of fencing plus the API's ack timeout."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from apps.api.local_server import running_api
+from apps.contract.models import PURCHASES_TOPIC, TOPIC_PARTITIONS, USER_EVENTS_TOPIC, kafka_value
+from apps.generator.traffic import TrafficBuilder
+from apps.stack.services import kafka
+
+SENDERS, SECONDS, KILL_AT_S = 4, 40.0, 10.0
+SLACK_S = 3.0  # the restarted broker's JVM, and the clients' metadata refresh
+
+
+@dataclass(frozen=True)
+class Answer:
+    value: bytes
+    status: int
+    sent: float  # monotonic
+    answered: float
+
+
+def admin(settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers})
+
+
+def min_insync_of(settings, topic: str) -> str:
+    [future] = admin(settings).describe_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, topic)]).values()
+    return future.result()["min.insync.replicas"].value
+
+
+def replica_counts(settings, topic: str) -> set[int]:
+    partitions = admin(settings).list_topics(topic, timeout=10).topics[topic].partitions
+    return {len(p.replicas) for p in partitions.values()}
+
+
+def leaders(settings, topic: str) -> set[int]:
+    partitions = admin(settings).list_topics(topic, timeout=10).topics[topic].partitions
+    return {p.leader for p in partitions.values()}
+
+
+def read_all(settings, topic: str) -> Counter:
+    """Every value in the topic, from its first offset to its end."""
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
+                         "group.id": f"tests-{uuid.uuid4().hex}", "enable.auto.commit": False})
+    try:
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in range(TOPIC_PARTITIONS)}
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(TOPIC_PARTITIONS)])
+        values, positions = Counter(), dict.fromkeys(ends, 0)
+        deadline = time.monotonic() + 120
+        while any(positions[p] < ends[p] for p in ends):
+            assert time.monotonic() < deadline, "the topic could not be read back"
+            for message in consumer.consume(500, timeout=1):
+                if message.error() is None and message.offset() < ends[message.partition()]:
+                    values[message.value()] += 1
+                    positions[message.partition()] = message.offset() + 1
+        return values
+    finally:
+        consumer.close()
+
+
+def test_the_pipelines_topics_are_on_three_brokers_two_in_sync(cluster):
+    for topic in (USER_EVENTS_TOPIC, PURCHASES_TOPIC):
+        assert replica_counts(cluster, topic) == {3}
+        assert min_insync_of(cluster, topic) == "2"
+
+
+def test_a_killed_broker_loses_no_accepted_record(cluster, cluster_control, tmp_path):
+    events_topic = f"tests-broker-loss-{uuid.uuid4().hex[:8]}"
+    purchases_topic = f"{events_topic}-purchases"
+    created = admin(cluster).create_topics([
+        NewTopic(t, TOPIC_PARTITIONS, kafka.replicas(cluster),
+                 config={"min.insync.replicas": str(kafka.min_insync(cluster))})
+        for t in (events_topic, purchases_topic)])
+    for future in created.values():
+        future.result()
+    try:
+        # A broker that leads partitions of the topic, and not the first bootstrap address.
+        victim = next(n for n in kafka.nodes(cluster)[1:]
+                      if n.node_id in leaders(cluster, events_topic))
+        events = TrafficBuilder(seed=19019, users=200, products=50).batch(20_000).events
+        queue = iter(events)
+        answers: list[Answer] = []
+        with running_api(cluster, tmp_path / "api.log",
+                         environment={"KAFKA_USER_EVENTS_TOPIC": events_topic,
+                                      "KAFKA_PURCHASES_TOPIC": purchases_topic}) as api:
+            api.wait_for_health(200)
+            began = time.monotonic()
+
+            def send() -> None:
+                with httpx.Client(timeout=60) as client:
+                    while time.monotonic() - began < SECONDS:
+                        value = kafka_value(next(queue))
+                        sent = time.monotonic()
+                        status = client.put(f"{api.url}/SendEvent", content=value,
+                                            headers={"content-type": "application/json"}
+                                            ).status_code
+                        answers.append(Answer(value, status, sent, time.monotonic()))
+
+            with ThreadPoolExecutor(SENDERS) as pool:
+                senders = [pool.submit(send) for _ in range(SENDERS)]
+                time.sleep(KILL_AT_S)
+                killed_at = time.monotonic()
+                cluster_control.kill(victim.program)  # supervisord runs it again
+                for sender in senders:
+                    sender.result()
+        cluster_control.wait_healthy("kafka")
+
+        in_kafka = read_all(cluster, events_topic)
+        statuses = Counter(a.status for a in answers)
+        assert set(statuses) <= {202, 503}, statuses
+        accepted = [a for a in answers if a.status == 202]
+        assert [a for a in accepted if in_kafka[a.value] != 1] == []
+        assert [a for a in answers if in_kafka[a.value] > 1] == []
+        assert sum(in_kafka.values()) <= len(answers)  # nothing in Kafka that was not sent
+        # 503s only from the kill through fencing and one ack timeout.
+        config = kafka.properties(kafka._server_properties(cluster, victim).text)
+        fenced = int(config["broker.session.timeout.ms"]) / 1000
+        window_end = killed_at + fenced + cluster.api_kafka_ack_timeout + SLACK_S
+        refused = [a for a in answers if a.status == 503]
+        assert [a for a in refused if not killed_at <= a.answered <= window_end] == []
+        after = [a for a in accepted if a.sent > window_end]
+        assert after, "no record was accepted after the window: the API did not recover"
+        print(f"\n{len(answers):,} PUTs: {statuses[202]:,} accepted, {statuses[503]:,} refused "
+              f"(503, within {window_end - killed_at:.0f} s of the kill); broker "
+              f"{victim.node_id} killed at t+{killed_at - began:.1f} s; "
+              f"{sum(in_kafka.values()):,} records in Kafka")
+    finally:
+        for future in admin(cluster).delete_topics([events_topic, purchases_topic]).values():
+            future.result()
