@@ -1,15 +1,17 @@
 import pytest
 
+from apps import profiles
 from apps.settings import ENV_FILE, Settings, get_settings
 from apps.stack.envfile import TEMPLATE, fill_secrets
 
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    """Settings from the template (fresh secrets), independent of the repo's .env."""
+    """Settings from the template (fresh secrets), independent of the repo's .env, with the
+    active profile's endpoints, as every process gets them (apps/profiles.py)."""
     env = tmp_path / ".env"
     env.write_text(fill_secrets(TEMPLATE.read_text()))
-    return Settings(_env_file=env)
+    return Settings(_env_file=env, **profiles.settings_overrides(profiles.active()))
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,8 @@ from apps.console import make_console
 from apps.lake import maintenance, tables
 from apps.lake.marks import Marks
 from apps.lake.tables import RAW_TABLE
-from apps.purchase_stream.layout import VALIDATED_ARROW
-from apps.purchase_stream.store import remove_prefix, s3a_url
+from apps.purchase_stream.layout import ARROW_OF, VALIDATED_ARROW
+from apps.purchase_stream.store import remove_prefix, s3_store, s3a_url
 from apps.purchase_stream.writer import BatchWriter
 from apps.settings import get_settings
 
@@ -100,8 +100,9 @@ def measure(settings, spark, hours: float, console: Console) -> Size:
     lake, reference = RAW_TABLE.under(prefix), RAW_TABLE.under(f"{prefix}reference/")
     url = s3a_url(settings, f"{prefix}raw/")
     marks = {area: Marks("bench", TOPIC_ID) for area in ("raw", "quarantine")}
-    writer = BatchWriter(lambda t, rows, m: tables.append(settings, t, rows, m), prefix,
-                         marks, TOPIC_ID)
+    appender = tables.Appender(settings)
+    writer = BatchWriter(lambda t, files, m: appender.add_files(t, files, ARROW_OF[t.area], m),
+                         s3_store(settings), prefix, marks, TOPIC_ID)
     try:
         batches = validated_batches(hours)
         _, write_s, _ = timed(lambda: [writer.write(b) for b in batches])

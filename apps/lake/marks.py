@@ -37,10 +37,14 @@ class Marks:
 
     def after(self, rows: pa.Table) -> Marks:
         """The marks once `rows` (Kafka records of this incarnation) are held too."""
-        ends = dict(self.ends)
-        for partition, end in batch_ends(rows).items():
-            ends[partition] = max(ends.get(partition, 0), end)
-        return Marks(self.topic, self.topic_id, ends)
+        return self.past(batch_ends(rows))
+
+    def past(self, ends: dict[int, int]) -> Marks:
+        """The marks once every record below `ends` (partition -> offset) is held too."""
+        merged = dict(self.ends)
+        for partition, end in ends.items():
+            merged[partition] = max(merged.get(partition, 0), end)
+        return Marks(self.topic, self.topic_id, merged)
 
 
 def batch_ends(rows: pa.Table) -> dict[int, int]:

@@ -20,7 +20,10 @@ from deltalake import (
     CommitProperties, DeltaTable, Field, Schema, convert_to_deltalake, write_deltalake,
 )
 
+from deltalake.transaction import AddAction, create_table_with_add_actions
+
 from apps.lake.figures import PERIOD  # the partition column: one period per UTC date
+from apps.lake.files import DataFile, now_ms
 from apps.lake.marks import COMMIT_KEY, Marks, marks_in_history
 from apps.lake.names import QUARANTINE_TABLE, RAW_TABLE, LakeTable  # noqa: F401 (re-exported)
 from apps.settings import Settings
@@ -82,6 +85,28 @@ class Appender:
                             custom_metadata={COMMIT_KEY: marks.to_json()}))
         if delta is None:
             delta = self.open[table] = open_table(self.settings, table)
+        return delta
+
+    def add_files(self, table: LakeTable, files: list[DataFile], schema: pa.Schema,
+                  marks: Marks) -> DeltaTable:
+        """One commit of data files already written under the table's folder (by the
+        stream's executors, apps/lake/files.py), with the marks they bring the table to."""
+        actions = [AddAction(f.path, f.size, {PERIOD: f.period}, now_ms(), True, f.stats())
+                   for f in files]
+        properties = CommitProperties(custom_metadata={COMMIT_KEY: marks.to_json()})
+        full = schema.append(pa.field(PERIOD, pa.string()))
+        delta = self.open.get(table) or open_table(self.settings, table)
+        if delta is None:
+            create_table_with_add_actions(table.uri(self.settings), Schema.from_arrow(full),
+                                          actions, mode="append", partition_by=[PERIOD],
+                                          storage_options=storage_options(self.settings),
+                                          commit_properties=properties)
+            delta = open_table(self.settings, table)
+        else:
+            delta.update_incremental()  # maintenance's commits since: as fresh as a new open
+            delta.create_write_transaction(actions, mode="append", schema=full,
+                                           partition_by=[PERIOD], commit_properties=properties)
+        self.open[table] = delta
         return delta
 
 

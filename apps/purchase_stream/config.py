@@ -22,8 +22,8 @@ JOB_ENV = {"SPARK_LOCAL_IP": "127.0.0.1", "PYSPARK_PYTHON": sys.executable}
 EXIT_DATA_LOST = 3
 
 TRIGGER_SECONDS = 10.0
-# A batch passes through the driver (see writer.py): this bounds its rows, and so the
-# driver's memory, when the job starts far behind.
+# This bounds a batch's rows, and so a writer task's memory (writer.py), when the job
+# starts far behind.
 MAX_OFFSETS_PER_TRIGGER = 20_000
 CHECKPOINT = data_dir("purchase-stream") / "checkpoint"  # local disk: atomic rename
 PROGRESS_FILE = RUN_DIR / "purchase-stream-progress.json"

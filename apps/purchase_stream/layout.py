@@ -71,3 +71,4 @@ def arrow_schema(schema: StructType) -> pa.Schema:
 RAW_ARROW = arrow_schema(RAW_SCHEMA)
 QUARANTINE_ARROW = arrow_schema(QUARANTINE_SCHEMA)
 VALIDATED_ARROW = arrow_schema(VALIDATED_SCHEMA)
+ARROW_OF = {RAW: RAW_ARROW, QUARANTINE: QUARANTINE_ARROW}  # each table's data files

@@ -17,14 +17,21 @@ from apps.purchase_stream.config import StreamConfig
 from apps.purchase_stream.progress import offsets
 from apps.purchase_stream.resume import StartPoint, lake_marks, passed_gaps, prepare
 from apps.purchase_stream.transform import kafka_records, validated
+from apps.purchase_stream.layout import ARROW_OF
+from apps.purchase_stream.store import s3_store
 from apps.purchase_stream.writer import BatchWriter
 from apps.settings import Settings
 
 log = logging.getLogger("purchase_stream")
 
 # The stack's job on a 2-core machine that also runs Kafka, SeaweedFS, FerretDB,
-# PostgreSQL and Airflow: a 768 MiB driver heap holds a full batch (MAX_OFFSETS_PER_TRIGGER
-# records as Arrow) several times over; no shuffle happens, so few shuffle partitions.
+# PostgreSQL and Airflow: the driver holds a batch's plan and its files' outcome rows, not
+# its records (the executors write, writer.py); no shuffle happens, so few shuffle
+# partitions.
+# Tasks that write each batch's files: one file per period and table per task, so more
+# tasks mean more small files for maintenance to compact. One suffices at the default
+# rate; a cluster ingesting far more raises it (docs/scaling.md).
+WRITER_TASKS = 1
 DRIVER_OPTIONS = {
     "spark.driver.memory": "768m",
     "spark.sql.shuffle.partitions": "2",
@@ -53,10 +60,12 @@ def start(spark: SparkSession, settings: Settings, config: StreamConfig, *,
     rows = validated(kafka_records(kafka_source(spark, settings, config, point)))
     append, figures = tables.Appender(settings), LakeFiguresFile(config.lake_figures_file)
 
-    def commit(table: tables.LakeTable, new, marks) -> None:
-        figures.record(table_figures(append(table, new, marks), table.area, "stream"))
+    def commit(table: tables.LakeTable, files, marks) -> None:
+        delta = append.add_files(table, files, ARROW_OF[table.area], marks)
+        figures.record(table_figures(delta, table.area, "stream"))
 
-    writer = BatchWriter(commit, config.root, dict(point.marks), point.topic.topic_id)
+    writer = BatchWriter(commit, s3_store(settings), config.root, dict(point.marks),
+                         point.topic.topic_id, WRITER_TASKS)
     writer = (
         rows.writeStream.foreachBatch(writer)
         .option("checkpointLocation", str(config.checkpoint))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pyarrow.fs as pafs
 
+from apps.lake.files import S3Store
 from apps.settings import Settings
 from apps.stack.services.s3 import minio_client
 
@@ -17,6 +18,12 @@ def lake_filesystem(settings: Settings) -> pafs.S3FileSystem:
         scheme="https" if settings.s3_secure else "http",
         region="us-east-1",
     )
+
+
+def s3_store(settings: Settings) -> S3Store:
+    """The store as the stream's executors reach it (apps/lake/files.py)."""
+    return S3Store(settings.s3_host, settings.s3_secure, settings.s3_access_key,
+                   settings.s3_secret_key.get_secret_value(), settings.s3_bucket)
 
 
 def s3a_url(settings: Settings, path: str) -> str:

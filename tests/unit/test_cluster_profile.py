@@ -12,6 +12,12 @@ def cluster_settings(settings: Settings) -> Settings:
                                | {"kafka_controller_port": 9093})
 
 
+def default_settings(settings: Settings) -> Settings:
+    """The template's endpoints, whichever profile runs these tests."""
+    return settings.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:9092",
+                                       "kafka_controller_port": 9093, "spark_master": "local[2]"})
+
+
 def parsed(config: ConfigFile) -> dict[str, str]:
     return kafka.properties(config.text)
 
@@ -62,6 +68,7 @@ def test_three_kafka_nodes_form_one_quorum_with_replicated_topics(settings):
 
 
 def test_the_default_profile_keeps_one_broker_with_kafkas_own_timeouts(settings):
+    settings = default_settings(settings)
     [program] = kafka.programs(settings)
     config = parsed(program.files[0])
     assert program.name == "kafka" and config["controller.quorum.voters"] == "1@127.0.0.1:9093"
@@ -80,14 +87,14 @@ def test_the_spark_cluster_listens_on_loopback_off_airflows_port(settings):
     assert 8080 not in spark_cluster.SERVICE.ports(cluster)
     assert spark_cluster.alive_workers({"workers": [{"state": "ALIVE"}, {"state": "DEAD"}]}) == 1
     try:
-        spark_cluster.master_address(settings)  # local[2]
+        spark_cluster.master_address(default_settings(settings))
         raise AssertionError("local mode taken for a master")
     except ValueError as exc:
         assert "SPARK_MASTER is not a standalone master: 'local[2]'" in str(exc)
 
 
 def test_applications_on_a_standalone_master_are_held_to_their_cores(settings):
-    assert standalone_options(settings) == {}
+    assert standalone_options(default_settings(settings)) == {}
     options = standalone_options(cluster_settings(settings))
     assert options["spark.cores.max"] == "1"
     assert spark_cluster.WORKER_CORES >= 2 * int(options["spark.cores.max"])

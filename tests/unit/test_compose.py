@@ -7,11 +7,15 @@ import yaml
 from pydantic import SecretStr
 
 from apps.stack.envfile import TEMPLATE
+from apps.stack.paths import PROFILE
 from apps.stack.runtime import COMPOSE_ENV_DIR, COMPOSE_FILE, compose_env_files, compose_ports
 from apps.stack.services import ALL
 from apps.stack.services import airflow as airflow_spec
 from apps.stack.services import kafka as kafka_spec
 
+# The Docker runtime runs the default profile only (apps/stack/up.py, check_profile).
+pytestmark = pytest.mark.skipif(not PROFILE.is_default,
+                                reason=f"the {PROFILE.name} profile is active")
 COMPOSE = yaml.safe_load(COMPOSE_FILE.read_text())
 SERVICES = COMPOSE["services"]
 

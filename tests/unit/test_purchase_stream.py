@@ -14,6 +14,7 @@ import pytest
 
 from apps.contract.models import Purchase, kafka_value
 from apps.kafka_admin import TopicDescription
+from apps.lake.files import LocalStore
 from apps.lake.marks import Marks
 from apps.lake.runs import write_atomically
 from apps.purchase_stream import alert, layout, progress, resume
@@ -21,6 +22,7 @@ from apps.purchase_stream.config import StreamConfig, job_argv, parse_args
 from apps.purchase_stream.resume import starting_offsets
 from apps.purchase_stream.validate import validate_batch, validate_value
 from apps.purchase_stream.writer import BatchWriter, split
+from apps.stack.paths import STACK_DIR
 
 TOPIC_ID = "2870ed4a-2f24-4d00-bbb9-c740b376cc15"
 
@@ -116,24 +118,33 @@ def test_the_parquet_schema_is_the_contracts():
 
 
 class Commits:
-    """What a BatchWriter commits: (table area, rows, marks) in order."""
+    """What a BatchWriter commits: (table area, the files' rows' Kafka coordinates, marks)
+    in order, the files read back from the folder standing in for the bucket."""
 
-    def __init__(self):
+    def __init__(self, store: LocalStore):
+        self.store = store
         self.made: list[tuple[str, list[tuple[int, int]], dict[int, int]]] = []
 
-    def __call__(self, table, rows, marks):
-        self.made.append((table.area, list(zip(rows["kafka_partition"].to_pylist(),
-                                                 rows["kafka_offset"].to_pylist())), marks.ends))
+    def __call__(self, table, files, marks):
+        folder = self.store.folder(table)
+        rows = pa.concat_tables([pq.read_table(f"{folder}/{f.path}") for f in files])
+        assert sum(f.records for f in files) == rows.num_rows
+        self.made.append((table.area, sorted(zip(rows["kafka_partition"].to_pylist(),
+                                                   rows["kafka_offset"].to_pylist())), marks.ends))
+
+
+@pytest.fixture
+def commits(tmp_path) -> Commits:
+    return Commits(LocalStore(str(tmp_path)))
 
 
 def writer(commits: Commits, marks: dict | None = None) -> BatchWriter:
     empty = {area: Marks("PurchasedItem", TOPIC_ID) for area in ("raw", "quarantine")}
-    return BatchWriter(commits, "scratch/", {**empty, **(marks or {})}, TOPIC_ID)
+    return BatchWriter(commits, commits.store, "scratch/", {**empty, **(marks or {})}, TOPIC_ID)
 
 
-def test_a_batch_commits_quarantine_first_then_raw_with_marks_over_the_whole_batch():
+def test_a_batch_commits_quarantine_first_then_raw_with_marks_over_the_whole_batch(commits):
     values = [purchase_json(OrderId="x"), b"oops", purchase_json(OrderId="y")]
-    commits = Commits()
     writer(commits).write(pa.Table.from_batches([validate_batch(kafka_batch(
         values, offsets=[10, 11, 4], partitions=[0, 0, 1]))]))
     assert commits.made == [
@@ -142,17 +153,17 @@ def test_a_batch_commits_quarantine_first_then_raw_with_marks_over_the_whole_bat
     ]
 
 
-def test_a_replayed_batch_commits_nothing_and_a_partly_written_one_only_the_rest():
+def test_a_replayed_batch_commits_nothing_and_a_partly_written_one_only_the_rest(tmp_path):
     values = [purchase_json(OrderId=str(i)) for i in range(4)] + [b"bad"]
     batch = pa.Table.from_batches([validate_batch(kafka_batch(
         values, offsets=[4, 2, 9, 1, 0], partitions=[0, 1, 0, 2, 1]))])
-    commits = Commits()
+    commits = Commits(LocalStore(str(tmp_path / "first")))
     batch_writer = writer(commits)
     batch_writer.write(batch)
     batch_writer.write(batch.take([4, 3, 1, 0, 2]))  # replayed, rows in another order
     assert [area for area, _, _ in commits.made] == ["quarantine", "raw"]
     # A crash after the quarantine commit: the replay writes the raw rows only.
-    crashed = Commits()
+    crashed = Commits(LocalStore(str(tmp_path / "replay")))
     writer(crashed, {"quarantine": Marks("PurchasedItem", TOPIC_ID, {1: 1})}).write(batch)
     assert [area for area, _, _ in crashed.made] == ["raw"]
 
@@ -171,7 +182,9 @@ def test_split_refuses_a_table_of_another_shape():
 def test_config_defaults_and_bad_arguments(capsys):
     config = parse_args([])
     assert (config.topic, config.root, config.trigger_seconds) == ("PurchasedItem", "", 10.0)
-    assert config.checkpoint.parts[-4:] == (".stack", "data", "purchase-stream", "checkpoint")
+    # under the active profile's state folder: `.stack/`, or `.stack/cluster/`
+    assert config.checkpoint.relative_to(STACK_DIR).parts == ("data", "purchase-stream",
+                                                              "checkpoint")
     assert parse_args(["--root", "t/1/", "--topic", "x"]).root == "t/1/"
     with pytest.raises(SystemExit):
         parse_args(["--root", "no-slash"])

@@ -1,7 +1,7 @@
 from collections import Counter
 
 from apps.profiles import profile
-from apps.stack.services import ALL, EVERY, services_of
+from apps.stack.services import ALL, EVERY, kafka, services_of
 
 
 def test_service_and_program_names_are_unique(settings):
@@ -50,7 +50,8 @@ def test_describing_programs_writes_no_file(settings):
     programs = [p for s in ALL for p in s.programs(settings)]
     assert snapshot() == before
     assert {f.path.name for p in programs for f in p.files} == {
-        "server-1.properties", "s3.json", "passwords.json", "spark-connect.properties"}
+        *(f"server-{n.node_id}.properties" for n in kafka.nodes(settings)),
+        "s3.json", "passwords.json", "spark-connect.properties"}
 
 
 def test_the_supervisord_config_follows_settings_not_the_callers_shell(settings, monkeypatch):

@@ -1,5 +1,6 @@
 import configparser
 
+from apps.stack.paths import LOG_DIR
 from apps.stack.spec import Program
 from apps.stack.supervisor import render_conf
 
@@ -18,7 +19,7 @@ def test_each_program_is_supervised_with_its_own_log():
     kafka = conf["program:kafka"]
     assert kafka["command"] == "java -cp '/cache/kafka/*' kafka.Kafka"
     assert kafka["autorestart"] == "true" and kafka["autostart"] == "false"
-    assert kafka["stdout_logfile"].endswith(".stack/logs/kafka.log")
+    assert kafka["stdout_logfile"] == str(LOG_DIR / "kafka.log")  # under .stack/ (or a profile's)
     assert "user" not in kafka
     assert conf["program:postgres"]["user"] == "shopstream"
     assert conf["program:postgres"]["stopsignal"] == "INT"
