@@ -26,3 +26,9 @@ def cluster_control(cluster):
     control = ServiceControl(cluster)
     yield control
     control.restore()
+
+
+@pytest.fixture(scope="session")
+def stack(cluster) -> Settings:
+    """The name the integration tests' fixtures (golden lake, schema) ask for."""
+    return cluster
