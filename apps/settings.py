@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 

@@ -90,18 +90,25 @@ def wait_for_stream(target: dict[int, int], timeout_s: float) -> dict[int, int]:
 @contextmanager
 def scheduled_refresh_paused(settings: Settings, timeout_s: float, say: Say):
     """The analysis tables left to `invoke analyze` while the run checks them: the refresh
-    DAG paused (a run already going finishes first), unpaused afterwards whatever happens.
-    Its refresh would otherwise replace the tables between the analysis and the check."""
+    DAG paused once no run of it is going, unpaused afterwards whatever happens. Its
+    refresh would otherwise replace the tables between the analysis and the check.
+
+    A run going is waited for with the DAG unpaused: paused, Airflow would never schedule
+    the retry of a task that failed once, and the run would never finish."""
+    deadline = time.monotonic() + timeout_s
     with AirflowApi(settings) as api:
-        api.set_paused(REFRESH_DAG_ID, True)
         try:
-            deadline = time.monotonic() + timeout_s
-            while (run := api.last_run(REFRESH_DAG_ID)) and run["state"] not in FINISHED:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the refresh run {run['dag_run_id']} did not finish "
-                                       f"in {timeout_s:.0f} s")
-                say(f"waiting for the refresh run {run['dag_run_id']} to finish")
-                time.sleep(POLL_S)
+            while True:
+                while run := api.going(REFRESH_DAG_ID):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the refresh run {run['dag_run_id']} did not "
+                                           f"finish in {timeout_s:.0f} s")
+                    say(f"waiting for the refresh run {run['dag_run_id']} to finish")
+                    time.sleep(POLL_S)
+                api.set_paused(REFRESH_DAG_ID, True)
+                if not api.going(REFRESH_DAG_ID):
+                    break
+                api.set_paused(REFRESH_DAG_ID, False)  # one began meanwhile: it finishes first
             yield
         finally:
             api.set_paused(REFRESH_DAG_ID, False)

@@ -19,7 +19,6 @@ import pyarrow.compute as pc
 from deltalake import (
     CommitProperties, DeltaTable, Field, Schema, convert_to_deltalake, write_deltalake,
 )
-
 from deltalake.transaction import AddAction, create_table_with_add_actions
 
 from apps.lake.figures import PERIOD  # the partition column: one period per UTC date

@@ -14,11 +14,11 @@ from apps.lake import tables
 from apps.lake.figures import table_figures
 from apps.lake.runs import LakeFiguresFile
 from apps.purchase_stream.config import StreamConfig
+from apps.purchase_stream.layout import ARROW_OF
 from apps.purchase_stream.progress import offsets
 from apps.purchase_stream.resume import StartPoint, lake_marks, passed_gaps, prepare
-from apps.purchase_stream.transform import kafka_records, validated
-from apps.purchase_stream.layout import ARROW_OF
 from apps.purchase_stream.store import s3_store
+from apps.purchase_stream.transform import kafka_records, validated
 from apps.purchase_stream.writer import BatchWriter
 from apps.settings import Settings
 

@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from apps.console import make_console
+from apps.profiles import MARKER
 from apps.settings import Settings, get_settings
 from apps.stack import doctor, ports
 from apps.stack.envfile import ensure_env
-from apps.profiles import MARKER
 from apps.stack.paths import LOG_DIR, PROFILE
 from apps.stack.runtime import Runtime, choose
 from apps.stack.services import ALL

@@ -45,6 +45,12 @@ class AirflowApi:
         response = self.http.patch(f"/dags/{dag_id}", json={"is_paused": paused})
         response.raise_for_status()
 
+    def going(self, dag_id: str = DAG_ID) -> dict | None:
+        """A run of the DAG that is queued or running (the oldest), else None."""
+        runs = self.get(f"/dags/{dag_id}/dagRuns", state=["queued", "running"],
+                        order_by="run_after", limit=1)["dag_runs"]
+        return runs[0] if runs else None
+
     def run(self, run_id: str, dag_id: str = DAG_ID) -> dict:
         return self.get(f"/dags/{dag_id}/dagRuns/{run_id}")
 

@@ -18,7 +18,12 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from apps.api.local_server import running_api
-from apps.contract.models import PURCHASES_TOPIC, TOPIC_PARTITIONS, USER_EVENTS_TOPIC, kafka_value
+from apps.contract.models import (
+    PURCHASES_TOPIC,
+    TOPIC_PARTITIONS,
+    USER_EVENTS_TOPIC,
+    kafka_value,
+)
 from apps.generator.traffic import TrafficBuilder
 from apps.stack.services import kafka
 

@@ -24,6 +24,7 @@ from tests.integration.test_analysis_stack import schema  # noqa: F401 - fixture
 from tests.integration.test_warm_spark import assert_golden_tables
 from tests.unit.test_analysis_golden import AS_OF
 
+
 def last_batch() -> int:
     return json.loads(PROGRESS_FILE.read_text())["batch_id"]
 
@@ -44,7 +45,9 @@ def test_the_stream_and_analyses_share_the_cluster_and_the_lake_reconciles(
 
     assert {n: running_applications(cluster).get(n) for n in APPLICATIONS} == \
         dict.fromkeys(APPLICATIONS, CORES_PER_APPLICATION)
-    purchases = TrafficBuilder(seed=19020, users=80, products=40).batch(ORDERS).purchases
+    # A fresh seed: the OrderIds of an earlier run are in the lake already.
+    purchases = TrafficBuilder(seed=time.time_ns() % 2**32, users=80,
+                               products=40).batch(ORDERS).purchases
     accepted: list[str] = []
 
     def send() -> None:
