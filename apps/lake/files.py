@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,9 +44,9 @@ class S3Store:
 
     endpoint_host: str
     secure: bool
-    access_key: str
-    secret_key: str
-    bucket: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)  # never in a log line or a traceback
+    bucket: str = ""
 
     def filesystem(self) -> pafs.FileSystem:
         return pafs.S3FileSystem(access_key=self.access_key, secret_key=self.secret_key,
@@ -55,6 +55,9 @@ class S3Store:
 
     def folder(self, table: LakeTable) -> str:
         return f"{self.bucket}/{table.root}{table.area}"
+
+    def make_folder(self, fs: pafs.FileSystem, path: str) -> None:
+        pass  # a key needs no folder (pyarrow would write an empty marker object)
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class LocalStore:
 
     def folder(self, table: LakeTable) -> str:
         return f"{self.root}/{table.root}{table.area}"
+
+    def make_folder(self, fs: pafs.FileSystem, path: str) -> None:
+        fs.create_dir(path)
 
 
 def periods(rows: pa.Table, table: LakeTable) -> pa.Array:
@@ -84,16 +90,12 @@ def write_files(store: S3Store | LocalStore, table: LakeTable, rows: pa.Table) -
     for period in pc.unique(of_row).to_pylist():
         part = rows.filter(pc.equal(of_row, period))
         path = f"{PERIOD}={period}/part-{uuid.uuid4().hex}.parquet"
-        fs.create_dir(f"{folder}/{PERIOD}={period}")  # a folder for the local store
+        store.make_folder(fs, f"{folder}/{PERIOD}={period}")
         with fs.open_output_stream(f"{folder}/{path}") as out:
             pq.write_table(part, out, compression="snappy")
         size = fs.get_file_info(f"{folder}/{path}").size
         written.append(DataFile(table.area, path, size, period, part.num_rows))
     return written
-
-
-def to_batch(files: list[DataFile]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([asdict(f) for f in files], DATA_FILE)
 
 
 def from_table(outcomes: pa.Table) -> list[DataFile]:
