@@ -151,6 +151,21 @@ def _timed(batches: list, threads: int, produce: raw_producers.Produce) -> LoadR
 Slice = Callable[[int], tuple[LoadResult, float]]  # slice i -> (result, CPU seconds)
 
 
+def http_slice(api, requests: list[bytes], concurrency: int, warm_ups: int,
+               max_seconds: float) -> Slice:
+    """The first `warm_ups` requests sent untimed; then slice i of the rest, with the CPU
+    the API's process spent on it."""
+    warm_up, measured = requests[:warm_ups], requests[warm_ups:]
+    asyncio.run(load(api.host, api.port, warm_up, concurrency, max_seconds))
+
+    def one_slice(i: int) -> tuple[LoadResult, float]:
+        cpu = _cpu_seconds(api.pid)
+        result = asyncio.run(load(api.host, api.port, measured[i::ROUNDS], concurrency,
+                                  max_seconds / ROUNDS))
+        return result, _cpu_seconds(api.pid) - cpu
+    return one_slice
+
+
 def alternating(slices: list[Slice], rounds: int = ROUNDS) -> list[tuple[LoadResult, float]]:
     """Run each scenario's `rounds` slices, the scenarios' order reversed every round;
     each scenario's slices summed into one result."""
@@ -252,15 +267,7 @@ def _run_all(settings: Settings, log: Path, environment: dict[str, str], event_p
                 for a in arrays]
 
         def http(requests: list[bytes], concurrency: int, warm_ups: int) -> Slice:
-            warm_up, measured = requests[:warm_ups], requests[warm_ups:]
-            asyncio.run(load(api.host, api.port, warm_up, concurrency, max_seconds))
-
-            def one_slice(i: int) -> tuple[LoadResult, float]:
-                cpu = _cpu_seconds(api.pid)
-                result = asyncio.run(load(api.host, api.port, measured[i::ROUNDS], concurrency,
-                                          max_seconds / ROUNDS))
-                return result, _cpu_seconds(api.pid) - cpu
-            return one_slice
+            return http_slice(api, requests, concurrency, warm_ups, max_seconds)
 
         def raw(produce: raw_producers.Produce) -> Slice:
             warm_up, measured = batches[:WARM_UP_BATCHES], batches[WARM_UP_BATCHES:]

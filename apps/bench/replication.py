@@ -6,7 +6,6 @@ the same PUTs and POSTs through each, in alternating slices.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,8 +16,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from rich.console import Console
 
 from apps.api.local_server import running_api
-from apps.bench.ingest import ROUNDS, Row, Slice, _cpu_seconds, _records, alternating, table
-from apps.bench.load import http_request, load
+from apps.bench.ingest import Row, Slice, _records, alternating, http_slice, table
+from apps.bench.load import http_request
 from apps.bench.report import Figure
 from apps.contract.models import PURCHASED_ITEMS, TOPIC_PARTITIONS, kafka_value
 from apps.settings import Settings
@@ -69,16 +68,8 @@ def run(settings: Settings, console: Console, events: int = 20000, purchase_requ
         def http(api, method: str, path: str, bodies: list[bytes], concurrency: int,
                  warm_ups: int) -> Slice:
             target = f"{api.host}:{api.port}"
-            requests = [http_request(method, path, target, b) for b in bodies]
-            asyncio.run(load(api.host, api.port, requests[:warm_ups], concurrency, max_seconds))
-            measured = requests[warm_ups:]
-
-            def one_slice(i: int):
-                cpu = _cpu_seconds(api.pid)
-                result = asyncio.run(load(api.host, api.port, measured[i::ROUNDS], concurrency,
-                                          max_seconds / ROUNDS))
-                return result, _cpu_seconds(api.pid) - cpu
-            return one_slice
+            return http_slice(api, [http_request(method, path, target, b) for b in bodies],
+                              concurrency, warm_ups, max_seconds)
 
         replicated, single = apis[kafka.replicas(settings)], apis[1]
         puts = alternating([http(a, "PUT", "/SendEvent", events_bodies, connections,

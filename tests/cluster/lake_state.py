@@ -6,33 +6,21 @@ import json
 import sys
 import time
 
-from confluent_kafka import Consumer, TopicPartition
-
-from apps.contract.models import PURCHASES_TOPIC, TOPIC_PARTITIONS
+from apps.contract.models import PURCHASES_TOPIC
 from apps.kafka_admin import describe_topic
 from apps.lake import tables
 from apps.lake.tables import RAW_TABLE
+from apps.purchase_stream.progress import topic_end_offsets
 from apps.settings import get_settings
 from apps.stack.paths import PROFILE
 
 CATCH_UP_S = 600
 
 
-def end_offsets(settings) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                         "group.id": "tests-lake-state"})
-    try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(PURCHASES_TOPIC, p),
-                                                  timeout=10)[1]
-                for p in range(TOPIC_PARTITIONS)}
-    finally:
-        consumer.close()
-
-
 def main() -> None:
     settings = get_settings()
     topic_id = describe_topic(settings, PURCHASES_TOPIC).topic_id
-    ends = end_offsets(settings)
+    ends = {p: end for (_, p), end in topic_end_offsets(settings, [PURCHASES_TOPIC]).items()}
     deadline = time.monotonic() + CATCH_UP_S
     while True:
         marks = tables.committed_marks(settings, RAW_TABLE, PURCHASES_TOPIC, topic_id)

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from kafka import TopicPartition
 
 from apps.api.local_server import running_api
 from apps.contract.models import (
@@ -25,7 +25,9 @@ from apps.contract.models import (
     kafka_value,
 )
 from apps.generator.traffic import TrafficBuilder
+from apps.purchase_stream.progress import topic_end_offsets
 from apps.stack.services import kafka
+from tests.integration.test_api_kafka import read_between
 
 SENDERS, SECONDS, KILL_AT_S, DOWN_S = 4, 50.0, 10.0, 25.0
 SLACK_S = 3.0  # the restarted broker's JVM, and the clients' metadata refresh
@@ -49,40 +51,19 @@ def min_insync_of(settings, topic: str) -> str:
     return future.result()["min.insync.replicas"].value
 
 
-def replica_counts(settings, topic: str) -> set[int]:
-    partitions = admin(settings).list_topics(topic, timeout=10).topics[topic].partitions
-    return {len(p.replicas) for p in partitions.values()}
-
-
-def leaders(settings, topic: str) -> set[int]:
-    partitions = admin(settings).list_topics(topic, timeout=10).topics[topic].partitions
-    return {p.leader for p in partitions.values()}
+def partitions_of(settings, topic: str) -> list:
+    return list(kafka.metadata(settings.kafka_bootstrap_servers).topics[topic].partitions.values())
 
 
 def read_all(settings, topic: str) -> Counter:
     """Every value in the topic, from its first offset to its end."""
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                         "group.id": f"tests-{uuid.uuid4().hex}", "enable.auto.commit": False})
-    try:
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in range(TOPIC_PARTITIONS)}
-        consumer.assign([TopicPartition(topic, p, 0) for p in range(TOPIC_PARTITIONS)])
-        values, positions = Counter(), dict.fromkeys(ends, 0)
-        deadline = time.monotonic() + 120
-        while any(positions[p] < ends[p] for p in ends):
-            assert time.monotonic() < deadline, "the topic could not be read back"
-            for message in consumer.consume(500, timeout=1):
-                if message.error() is None and message.offset() < ends[message.partition()]:
-                    values[message.value()] += 1
-                    positions[message.partition()] = message.offset() + 1
-        return values
-    finally:
-        consumer.close()
+    ends = {TopicPartition(t, p): end for (t, p), end in topic_end_offsets(settings, [topic]).items()}
+    return Counter(value for _, _, value in read_between(settings, dict.fromkeys(ends, 0), ends))
 
 
 def test_the_pipelines_topics_are_on_three_brokers_two_in_sync(cluster):
     for topic in (USER_EVENTS_TOPIC, PURCHASES_TOPIC):
-        assert replica_counts(cluster, topic) == {3}
+        assert {len(p.replicas) for p in partitions_of(cluster, topic)} == {3}
         assert min_insync_of(cluster, topic) == "2"
 
 
@@ -99,7 +80,7 @@ def test_a_killed_broker_loses_no_accepted_record(cluster, cluster_control, tmp_
     try:
         # A broker that leads partitions of the topic, and not the first bootstrap address.
         victim = next(n for n in kafka.nodes(cluster)[1:]
-                      if n.node_id in leaders(cluster, events_topic))
+                      if n.node_id in {p.leader for p in partitions_of(cluster, events_topic)})
         events = TrafficBuilder(seed=19019, users=200, products=50).batch(20_000).events
         queue = iter(events)
         answers: list[Answer] = []

@@ -152,17 +152,21 @@ def prepare(settings: Settings) -> None:
                  what=f"formatting Kafka's storage in {node.data}")
 
 
+def metadata(bootstrap_servers: str):
+    """One metadata request (librdkafka: a light import, so `invoke status` stays quick);
+    no log lines: a caller says why it failed."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    return admin.list_topics(timeout=probes.TIMEOUT_MS / 1000)
+
+
 def health(settings: Settings) -> Health:
     wanted = len(nodes(settings))
 
     def check() -> str | None:
-        # librdkafka: a light import, so `invoke status` stays quick
-        from confluent_kafka.admin import AdminClient
-
         def describe() -> None:
-            admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers,
-                                 "log_level": 0})  # the reason says why; no log lines
-            brokers = len(admin.list_topics(timeout=probes.TIMEOUT_MS / 1000).brokers)
+            brokers = len(metadata(settings.kafka_bootstrap_servers).brokers)
             if brokers < wanted:  # a cluster's topics wait for all of them
                 raise RuntimeError(f"{brokers} of {wanted} brokers registered")
 
@@ -173,20 +177,13 @@ def health(settings: Settings) -> Health:
 
 def node_answers(node: Node) -> bool:
     """The node itself answers a metadata request on its own listener."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": f"{node.host}:{node.port}", "log_level": 0})
-    return probes.guarded(lambda: admin.list_topics(timeout=probes.TIMEOUT_MS / 1000),
-                          "metadata") is None
+    return probes.guarded(lambda: metadata(f"{node.host}:{node.port}"), "metadata") is None
 
 
 def out_of_sync(settings: Settings) -> list[str]:
     """`topic/partition` of every partition whose in-sync replicas are fewer than its
     replicas (empty: the cluster is whole)."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap_servers, "log_level": 0})
-    topics = admin.list_topics(timeout=probes.TIMEOUT_MS / 1000).topics
+    topics = metadata(settings.kafka_bootstrap_servers).topics
     return [f"{t}/{p}" for t, meta in sorted(topics.items())
             for p, part in sorted(meta.partitions.items()) if len(part.isrs) < len(part.replicas)]
 
