@@ -67,7 +67,7 @@ def test_the_pipelines_topics_are_on_three_brokers_two_in_sync(cluster):
         assert min_insync_of(cluster, topic) == "2"
 
 
-def test_a_killed_broker_loses_no_accepted_record(cluster, cluster_control, tmp_path):
+def test_a_killed_broker_loses_no_accepted_record(cluster, service_control, tmp_path):
     events_topic = f"tests-broker-loss-{uuid.uuid4().hex[:8]}"
     purchases_topic = f"{events_topic}-purchases"
     client = admin(cluster)
@@ -103,12 +103,12 @@ def test_a_killed_broker_loses_no_accepted_record(cluster, cluster_control, tmp_
             with ThreadPoolExecutor(SENDERS) as pool:
                 senders = [pool.submit(send) for _ in range(SENDERS)]
                 time.sleep(KILL_AT_S)
-                supervisor = cluster_control.runtime.supervisor
+                supervisor = service_control.runtime.supervisor
                 killed_at = time.monotonic()
                 os.kill(supervisor.info()[victim.program]["pid"], signal.SIGKILL)
                 supervisor.stop(victim.program)  # held down: supervisord would restart it
                 time.sleep(DOWN_S)
-                cluster_control.start("kafka")
+                service_control.start("kafka")
                 for sender in senders:
                     sender.result()
 
