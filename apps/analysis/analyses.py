@@ -1,8 +1,10 @@
 """The four analyses, as pure functions of a DataFrame of purchases (the lake's rows).
 
-The lake's rows are deduplicated by OrderId (`dedupe_orders`), then flattened once into
-`order_lines` (one flat row per product line, carrying its order's fields): a flat frame
-is cheap to cache, and every analysis reads it with one aggregation, no distinct count.
+The lake's rows are deduplicated by OrderId (`dedupe_orders`); each analysis reads those
+orders, and the two about products flatten them into `order_lines` (one flat row per
+product line, carrying its order's fields). Nothing wide is cached: each analysis reads
+only the columns it needs from the lake again, which costs less than building a cache of
+every line (measured: docs/warm-analysis.md); only the dedupe's two small frames are kept.
 Each ranking has a full tie-break (ids ascending), so every engine gives the same order.
 Column names of the results are the PostgreSQL tables' (sql/schema.sql).
 """
@@ -51,42 +53,40 @@ def hour_before(as_of: datetime) -> HourWindow:
     return HourWindow(end - WINDOW, end)
 
 
-def dedupe_orders(purchases: DataFrame) -> DataFrame:
+def narrow_key(*columns: str) -> F.Column:
+    """A 64-bit hash of the columns: what the wide aggregations group by first. Spark
+    aggregates a fixed-width key several times faster than strings; a collision only adds
+    rows to a candidate set that the exact step then settles, so no answer depends on it."""
+    return F.xxhash64(*columns)
+
+
+def dedupe_orders(purchases: DataFrame, keep=lambda small: small) -> DataFrame:
     """One row per OrderId: the first delivered (lowest Kafka partition, then offset).
 
-    Only the narrow columns are shuffled in the common case: an aggregation finds the few
-    OrderIds held more than once, with their first and last copy, and is broadcast; the
-    wide rows stay in place. An OrderId held by two different records (a client's retry)
-    keeps the row at the first coordinates. Any other repeat (one record's row twice, which
-    that comparison would keep twice, or three rows or more) is settled by a window over
-    those OrderIds' rows alone: a branch that reads nothing when there are none, since
-    Spark drops a join whose broadcast side is empty."""
-    first = F.struct(*FIRST_DELIVERED)
-    repeated = (purchases.groupBy("OrderId")
-                .agg(F.min(first).alias("_first"), F.max(first).alias("_last"),
-                     F.count(F.lit(1)).alias("_copies"))
-                .where(F.col("_copies") > 1))
-    two_records = (F.col("_copies") == 2) & (F.col("_first") != F.col("_last"))
-    retried = F.broadcast(repeated.where(two_records).select("OrderId", "_first"))
-    tangled = F.broadcast(repeated.where(~two_records).select("OrderId"))
-    kept = (purchases.join(tangled, "OrderId", "left_anti")
-            .join(retried, "OrderId", "left")
-            .where(F.col("_first").isNull() | (first == F.col("_first")))
-            .drop("_first"))
+    One narrow aggregation finds the keys of the OrderIds that may be held more than once
+    (a client's retry, one record's row twice); those few rows get a window that keeps
+    the first delivered of each OrderId; every other row is alone with its OrderId and is
+    kept as it is. `keep` is applied to the two small frames (the keys, the kept rows of
+    repeated orders): `DataFrame.cache` there computes them once for several analyses."""
+    key = narrow_key("OrderId")
+    repeated = keep(purchases.groupBy(key.alias("_key")).count()
+                    .where(F.col("count") > 1).select("_key"))
     first_delivered = Window.partitionBy("OrderId").orderBy(*FIRST_DELIVERED)
-    untangled = (purchases.join(tangled, "OrderId", "left_semi")
-                 .withColumn("_n", F.row_number().over(first_delivered))
-                 .where(F.col("_n") == 1).drop("_n"))
-    return kept.unionByName(untangled)
+    kept_of_repeated = keep(
+        purchases.join(F.broadcast(repeated), key == repeated["_key"], "left_semi")
+        .withColumn("_n", F.row_number().over(first_delivered))
+        .where(F.col("_n") == 1).drop("_n"))
+    alone = purchases.join(F.broadcast(repeated), key == repeated["_key"], "left_anti")
+    return alone.unionByName(kept_of_repeated)
 
 
 def order_lines(orders: DataFrame) -> DataFrame:
     """One row per product line of an order, with the order's fields. `line` is the line's
-    position (0: the order's first line, so `line = 0` is one row per order);
-    `first_of_product` marks the first line of each product in its order (an order may
-    list a product twice: counting these counts distinct orders). The product ids are the
-    array's field (`Products.ProductId`), not a `transform` lambda: Spark evaluates lambdas
-    without generated code, for every line, which cost more than all the rest of this step."""
+    position; `first_of_product` marks the first line of each product in its order (an
+    order may list a product twice: counting these counts distinct orders). The product
+    ids are the array's field (`Products.ProductId`), not a `transform` lambda: Spark
+    evaluates lambdas without generated code, for every line, which cost more than all
+    the rest of this step."""
     ids = F.col("Products.ProductId").alias("product_ids")
     return orders.select("OrderId", "UserId", "TimeStamp", "TotalPrice", "PaymentType", ids,
                          F.posexplode("Products").alias("line", "item")).select(
@@ -99,19 +99,14 @@ def order_lines(orders: DataFrame) -> DataFrame:
         .alias("first_of_product"))
 
 
-def orders_of(lines: DataFrame) -> DataFrame:
-    """One row per order (its first line)."""
-    return lines.where(F.col("line") == 0)
-
-
 def _count(condition) -> F.Column:
     return F.sum(F.when(condition, 1).otherwise(0))
 
 
-def top_products(lines: DataFrame) -> DataFrame:
+def top_products(orders: DataFrame) -> DataFrame:
     """Every product: units, revenue (sum of count x (price - discount)), distinct orders;
     ranked by units, then product id."""
-    totals = lines.groupBy("ProductId").agg(
+    totals = order_lines(orders).groupBy("ProductId").agg(
         F.sum("ItemCount").alias("units"),
         F.sum("line_value").cast(MONEY).alias("revenue"),
         _count(F.col("first_of_product")).cast("long").alias("orders"))
@@ -121,10 +116,10 @@ def top_products(lines: DataFrame) -> DataFrame:
             .orderBy("rank"))
 
 
-def payment_types(lines: DataFrame) -> DataFrame:
+def payment_types(orders: DataFrame) -> DataFrame:
     """Orders per payment type and their share of all orders (rounded half up to
     SHARE_DECIMALS), most preferred first."""
-    counts = (orders_of(lines).groupBy("PaymentType").agg(F.count(F.lit(1)).alias("orders"))
+    counts = (orders.groupBy("PaymentType").agg(F.count(F.lit(1)).alias("orders"))
               .withColumn("_all", F.sum("orders").over(Window.partitionBy())))
     # round(orders / all, half up) = floor((2 * orders * units + all) / (2 * all)) units
     units = F.expr(f"(CAST(orders AS DECIMAL(38, 0)) * {2 * SHARE_UNITS} + _all) div (2 * _all)")
@@ -134,12 +129,12 @@ def payment_types(lines: DataFrame) -> DataFrame:
             .orderBy(F.desc("orders"), F.asc("payment_type")))
 
 
-def top_customers(lines: DataFrame, as_of: datetime, limit: int = TOP_CUSTOMERS) -> DataFrame:
+def top_customers(orders: DataFrame, as_of: datetime, limit: int = TOP_CUSTOMERS) -> DataFrame:
     """The `limit` customers with the highest-value order in `[as_of - 1h, as_of)`: rank
     1..limit (ties by user id), that order (ties by order id) and its value, the window."""
     window = hour_before(as_of)
-    in_hour = orders_of(lines).where((F.col("TimeStamp") >= F.lit(window.start))
-                                   & (F.col("TimeStamp") < F.lit(window.end)))
+    in_hour = orders.where((F.col("TimeStamp") >= F.lit(window.start))
+                           & (F.col("TimeStamp") < F.lit(window.end)))
     best_first = Window.partitionBy("UserId").orderBy(F.desc("TotalPrice"), F.asc("OrderId"))
     best = (in_hour.withColumn("_n", F.row_number().over(best_first)).where(F.col("_n") == 1))
     by_value = Window.orderBy(F.desc("TotalPrice"), F.asc("UserId"))
@@ -153,29 +148,36 @@ def top_customers(lines: DataFrame, as_of: datetime, limit: int = TOP_CUSTOMERS)
             .orderBy("rank"))
 
 
-def repeat_purchases(lines: DataFrame) -> DataFrame:
+def repeat_purchases(orders: DataFrame) -> DataFrame:
     """Each (customer, product) bought in two or more distinct orders (two units, or two
     lines, in one order are one order): orders, units, first and last of those orders.
 
-    The pairs kept are few: they are sorted in one partition, since a sort over several
-    would run the whole aggregation twice (once to sample the partitions' bounds)."""
-    return (lines.groupBy("UserId", "ProductId").agg(
-        _count(F.col("first_of_product")).cast("int").alias("order_count"),
-        F.sum("ItemCount").alias("total_units"),
-        F.min("TimeStamp").alias("first_order_at"),
-        F.max("TimeStamp").alias("last_order_at"))
-        .where(F.col("order_count") >= 2)
-        .select(F.col("UserId").alias("user_id"), F.col("ProductId").alias("product_id"),
-                "order_count", "total_units", "first_order_at", "last_order_at")
-        .repartition(1).orderBy("user_id", "product_id"))
+    Nearly every pair is bought once: a narrow count per pair's key first keeps the lines
+    of the few pairs that may repeat, and only those are aggregated by their strings. The
+    pairs kept are few: they are sorted in one partition, since a sort over several would
+    run the whole aggregation twice (once to sample the partitions' bounds)."""
+    lines = order_lines(orders)
+    pair = narrow_key("UserId", "ProductId")
+    maybe = (lines.where(F.col("first_of_product")).groupBy(pair.alias("_key")).count()
+             .where(F.col("count") >= 2).select("_key"))
+    return (lines.join(F.broadcast(maybe), pair == maybe["_key"], "left_semi")
+            .groupBy("UserId", "ProductId").agg(
+                _count(F.col("first_of_product")).cast("int").alias("order_count"),
+                F.sum("ItemCount").alias("total_units"),
+                F.min("TimeStamp").alias("first_order_at"),
+                F.max("TimeStamp").alias("last_order_at"))
+            .where(F.col("order_count") >= 2)
+            .select(F.col("UserId").alias("user_id"), F.col("ProductId").alias("product_id"),
+                    "order_count", "total_units", "first_order_at", "last_order_at")
+            .repartition(1).orderBy("user_id", "product_id"))
 
 
-# Each result table and how it is computed from the order lines, as of a moment.
+# Each result table and how it is computed from the deduplicated orders, as of a moment.
 RESULTS = {
-    "top_products": lambda lines, as_of: top_products(lines),
-    "payment_types": lambda lines, as_of: payment_types(lines),
+    "top_products": lambda orders, as_of: top_products(orders),
+    "payment_types": lambda orders, as_of: payment_types(orders),
     "top_customers_last_hour": top_customers,
-    "repeat_purchases": lambda lines, as_of: repeat_purchases(lines),
+    "repeat_purchases": lambda orders, as_of: repeat_purchases(orders),
 }
 # The one whose answer moves with time even when the lake does not.
 HOURLY = "top_customers_last_hour"

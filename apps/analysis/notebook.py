@@ -70,8 +70,8 @@ class AnalysisRun:
                                       {"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS},
                                       {"spark.log.level": "ERROR"})
         self.lake = read_lake(self.spark, self.url, self.settings)
-        self.lines = analyses.order_lines(analyses.dedupe_orders(self.lake.purchases)).cache()
-        self.order_count = analyses.orders_of(self.lines).count()
+        self.orders = analyses.dedupe_orders(self.lake.purchases, keep=lambda f: f.cache())
+        self.order_count = self.orders.count()
         self.results: dict[str, tuple[list[str], list[tuple]]] = {}
 
     def summary(self) -> str:
@@ -87,7 +87,7 @@ class AnalysisRun:
         return Table(columns[:-1], [row[:-1] for row in rows])  # without computed_at
 
     def _compute(self, table: str) -> Table:
-        return self._keep(table, analyses.RESULTS[table](self.lines, self.as_of))
+        return self._keep(table, analyses.RESULTS[table](self.orders, self.as_of))
 
     def top_products(self) -> Table:
         return self._compute("top_products")
@@ -136,7 +136,6 @@ class AnalysisRun:
         """Release the cached rows and the Spark session (on the warm server: its state)."""
         from apps.spark_session import end_session
 
-        self.lines.unpersist()
         end_session(self.spark)
         self.store.close()
 

@@ -68,14 +68,13 @@ def refresh(settings: Settings, schema: str = store.DEFAULT_SCHEMA, lake: str | 
             read = read_lake(spark, url, settings)  # the version read is the one recorded
             tables = tables_to_compute(last, url, read.version)
             moment, computed_at = as_of or datetime.now(UTC), datetime.now(UTC)
-            lines = analyses.order_lines(analyses.dedupe_orders(read.purchases)).cache()
-            orders = analyses.orders_of(lines).count()
-            results = {t: store.frame_rows(analyses.RESULTS[t](lines, moment), computed_at)
+            deduped = analyses.dedupe_orders(read.purchases, keep=lambda f: f.cache())
+            orders = deduped.count()
+            results = {t: store.frame_rows(analyses.RESULTS[t](deduped, moment), computed_at)
                        for t in tables}
             store.replace_tables(conn, results, schema, store.Refresh(
                 computed_at, moment, url, read.version, len(read.files), orders, tables))
             engine = engine_of(spark)["engine"]
-            lines.unpersist()
         finally:
             end_session(spark)
     finally:

@@ -128,16 +128,16 @@ class Timing:
 
 
 def spark_four(spark, url: str) -> dict[str, list]:
-    """What the notebook does, without PostgreSQL: read, dedupe once, collect four results."""
-    lines = analyses.order_lines(analyses.dedupe_orders(
-        read_lake(spark, url, get_settings()).purchases)).cache()
+    """What the notebook does, without PostgreSQL: read, dedupe, collect four results."""
+    orders = analyses.dedupe_orders(read_lake(spark, url, get_settings()).purchases,
+                                    keep=lambda small: small.cache())
     try:
-        return {"top_products": analyses.top_products(lines).collect(),
-                "payment_types": analyses.payment_types(lines).collect(),
-                "top_customers": analyses.top_customers(lines, AS_OF).collect(),
-                "repeat_purchases": analyses.repeat_purchases(lines).collect()}
+        return {"top_products": analyses.top_products(orders).collect(),
+                "payment_types": analyses.payment_types(orders).collect(),
+                "top_customers": analyses.top_customers(orders, AS_OF).collect(),
+                "repeat_purchases": analyses.repeat_purchases(orders).collect()}
     finally:
-        lines.unpersist()
+        spark.catalog.clearCache()
 
 
 @contextmanager
