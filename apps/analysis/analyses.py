@@ -11,16 +11,15 @@ Column names of the results are the PostgreSQL tables' (sql/schema.sql).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from apps.analysis.hours import hour_before
 from apps.contract.models import MONEY_COLUMN
 
-WINDOW = timedelta(hours=1)
 TOP_CUSTOMERS = 10
 SHARE_DECIMALS = 6  # payment_types.share is numeric(7, 6)
 # A share is rounded half up from the exact quotient, in integer arithmetic in every engine:
@@ -33,24 +32,6 @@ MONEY = f"decimal({MONEY_COLUMN.precision}, {MONEY_COLUMN.scale})"
 # one Kafka record landed twice (an object read twice, a compaction's output beside its
 # inputs): identical, so whichever of them is kept, the row kept is the same.
 FIRST_DELIVERED = ("kafka_partition", "kafka_offset")
-
-
-@dataclass(frozen=True)
-class HourWindow:
-    """`[start, end)`: the hour before `as_of`."""
-
-    start: datetime
-    end: datetime
-
-
-def as_utc(moment: datetime) -> datetime:
-    """A timestamp without an offset is UTC (as in the contract)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def hour_before(as_of: datetime) -> HourWindow:
-    end = as_utc(as_of)
-    return HourWindow(end - WINDOW, end)
 
 
 def narrow_key(*columns: str) -> F.Column:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.purchase_stream.layout import RAW, RAW_SCHEMA
-from apps.purchase_stream.store import s3a_url
+from apps.purchase_stream.names import RAW
 from apps.settings import Settings
 from apps.stack.spec import StackError
 
@@ -20,6 +19,8 @@ class AnalysisError(StackError):
 
 
 def lake_url(settings: Settings, prefix: str = RAW_PREFIX) -> str:
+    from apps.purchase_stream.store import s3a_url
+
     return s3a_url(settings, prefix)
 
 
@@ -71,6 +72,7 @@ def read_lake(spark, url: str, settings: Settings) -> Lake:
     from deltalake import DeltaTable
 
     from apps.lake.tables import storage_options
+    from apps.purchase_stream.layout import RAW_SCHEMA
 
     remote = url.startswith(("s3a://", "s3://"))
     uri = "s3://" + url.split("://", 1)[1].rstrip("/") if remote else url.rstrip("/")

@@ -13,34 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from apps.analysis import analyses, charts, queries, store
-from apps.analysis.lake import AnalysisError, check_store, lake_url, read_lake
-from apps.analysis.report import Table
-from apps.settings import REPO_ROOT, get_settings
+from apps.analysis.hours import hour_before, parse_as_of
+from apps.analysis.lake import check_store, lake_url, read_lake
+from apps.analysis.report import SUMMARY, Table, reports_folder
+from apps.settings import get_settings
 from apps.spark_session import engine_of
 
-REPORTS = REPO_ROOT / "reports"
-SUMMARY = "summary.json"
 SHUFFLE_PARTITIONS = "4"  # a few small result sets: 200 tasks would be pure overhead
-
-
-def parse_as_of(value: str | datetime | None) -> datetime:
-    """None or '' is now; an ISO 8601 timestamp without an offset is UTC."""
-    if value is None or value == "":
-        return datetime.now(UTC)
-    if isinstance(value, datetime):
-        return analyses.as_utc(value)
-    try:
-        return analyses.as_utc(datetime.fromisoformat(value))
-    except ValueError:
-        raise AnalysisError(f"as_of {value!r} is not an ISO 8601 timestamp "
-                            f"(e.g. 2026-11-28T12:00:00Z)") from None
-
-
-def reports_folder(reports_dir: str | None) -> Path:
-    """Where a run's files go; a notebook opened in jupyter lab uses reports/notebook/."""
-    folder = Path(reports_dir) if reports_dir else REPORTS / "notebook"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def image(path: Path):
@@ -58,7 +37,7 @@ class AnalysisRun:
 
         self.settings = get_settings()
         self.as_of = parse_as_of(as_of)
-        self.window = analyses.hour_before(self.as_of)
+        self.window = hour_before(self.as_of)
         self.url = lake or lake_url(self.settings)
         self.schema = target_schema
         self.reports = reports_folder(reports_dir)

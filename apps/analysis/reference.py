@@ -11,13 +11,8 @@ from datetime import datetime
 
 import duckdb
 
-from apps.analysis.analyses import (
-    SHARE_DECIMALS,
-    SHARE_STEP,
-    SHARE_UNITS,
-    TOP_CUSTOMERS,
-    hour_before,
-)
+from apps.analysis.analyses import SHARE_DECIMALS, SHARE_STEP, SHARE_UNITS, TOP_CUSTOMERS
+from apps.analysis.hours import hour_before
 
 ORDERS = """
 CREATE OR REPLACE TEMP TABLE orders AS

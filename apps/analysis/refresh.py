@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 
 from apps.analysis import analyses, store
 from apps.analysis.lake import AnalysisError, check_store, lake_url, read_lake
-from apps.analysis.notebook import SHUFFLE_PARTITIONS, parse_as_of
+from apps.analysis.hours import parse_as_of
+from apps.analysis.notebook import SHUFFLE_PARTITIONS
 from apps.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

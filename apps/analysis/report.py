@@ -7,6 +7,11 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from apps.settings import REPO_ROOT
+
+REPORTS = REPO_ROOT / "reports"
+SUMMARY = "summary.json"  # a run's as_of, the exact files read, the counts
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
@@ -15,6 +20,13 @@ th { background: #eef2f7; } td:first-child, th:first-child { text-align: left; }
 img { max-width: 100%; display: block; margin: 0.5rem 0 1.5rem; }
 .note { color: #555; }
 """
+
+
+def reports_folder(reports_dir: str | None) -> Path:
+    """Where a run's files go; a notebook opened in jupyter lab uses reports/notebook/."""
+    folder = Path(reports_dir) if reports_dir else REPORTS / "notebook"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from rich.table import Table as RichTable
 
 from apps.analysis import queries, store
 from apps.analysis.lake import AnalysisError, check_store, lake_url
-from apps.analysis.notebook import REPORTS, SUMMARY, parse_as_of
-from apps.analysis.report import Section, Table, render
+from apps.analysis.hours import parse_as_of
+from apps.analysis.report import REPORTS, SUMMARY, Section, Table, render
 from apps.settings import REPO_ROOT, Settings, get_settings
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -48,16 +48,30 @@ def stderr_to(path: Path):
             os.close(saved)
 
 
-def execute(notebook: str, out: Path, parameters: dict) -> None:
-    """Run a notebook headless with its parameters; the kernel's own log goes to
-    kernel.log beside it; a failure is one line."""
+@contextmanager
+def kernel(log: Path):
+    """One Python kernel for a run's notebooks, its own log in `log`: its start and its
+    imports (Spark's client, pandas, matplotlib: seconds) are paid once per run."""
+    from jupyter_client.manager import KernelManager
+
+    with stderr_to(log):
+        manager = KernelManager(kernel_name="python3")
+        manager.start_kernel(cwd=str(REPO_ROOT))
+        try:
+            yield manager
+        finally:
+            manager.shutdown_kernel(now=True)
+
+
+def execute(notebook: str, out: Path, parameters: dict, manager) -> None:
+    """Run a notebook headless in the run's kernel with its parameters; a failure is one
+    line."""
     import papermill
 
     try:
-        with stderr_to(out.parent / "kernel.log"):
-            papermill.execute_notebook(str(NOTEBOOKS / notebook), str(out),
-                                       parameters=parameters, kernel_name="python3",
-                                       cwd=str(REPO_ROOT), progress_bar=False)
+        papermill.execute_notebook(str(NOTEBOOKS / notebook), str(out), parameters=parameters,
+                                   kernel_name="python3", km=manager, cwd=str(REPO_ROOT),
+                                   progress_bar=False)
     except papermill.PapermillExecutionError as exc:
         if exc.ename == "AnalysisError":
             raise AnalysisError(exc.evalue) from None
@@ -98,10 +112,12 @@ def analyze(as_of: str | None = None, lake: str | None = None,
     store.connect(settings).close()  # both servers answer before any kernel starts
     folder = (reports / f"analysis-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}").resolve()
     folder.mkdir(parents=True)
-    execute(ANALYSIS, folder / ANALYSIS, {"as_of": moment.isoformat(), "lake_url": url,
-                                           "target_schema": schema, "reports_dir": str(folder)})
-    execute(TOP_REPEAT, folder / TOP_REPEAT, {"target_schema": schema,
-                                              "reports_dir": str(folder)})
+    with kernel(folder / "kernel.log") as manager:
+        execute(ANALYSIS, folder / ANALYSIS, {"as_of": moment.isoformat(), "lake_url": url,
+                                               "target_schema": schema,
+                                               "reports_dir": str(folder)}, manager)
+        execute(TOP_REPEAT, folder / TOP_REPEAT, {"target_schema": schema,
+                                                  "reports_dir": str(folder)}, manager)
     summary = json.loads((folder / SUMMARY).read_text())
     conn = store.connect(settings)
     try:

@@ -27,9 +27,8 @@ from pyspark.sql.types import (
 
 from apps.contract.models import Purchase
 from apps.contract.spark import spark_schema
+from apps.purchase_stream.names import QUARANTINE, RAW  # noqa: F401  (the layout's names)
 
-RAW = "raw"
-QUARANTINE = "quarantine"
 VALUE = "value"
 REASON = "reason"
 

@@ -10,7 +10,7 @@ import pytest
 
 from apps.analysis import charts, queries
 from apps.analysis.lake import AnalysisError, bucket_and_key
-from apps.analysis.notebook import parse_as_of
+from apps.analysis.hours import parse_as_of
 from apps.analysis.report import Section, Table, render
 from apps.bench.analyze import purchases
 from apps.contract.models import Purchase
