@@ -76,6 +76,17 @@ def classpath_options(jars: list[Path]) -> dict[str, str]:
     return {"spark.driver.extraClassPath": path, "spark.executor.extraClassPath": path}
 
 
+# How much history the web UI of a long-running application (the stream's job, the warm
+# Spark) keeps: enough to look at the last minutes, not weeks of jobs, stages and queries,
+# whose plans and metrics Spark's defaults (1,000 of each, 100,000 tasks) keep on the heap.
+UI_RETENTION = {
+    "spark.ui.retainedJobs": "100",
+    "spark.ui.retainedStages": "200",
+    "spark.ui.retainedTasks": "10000",
+    "spark.sql.ui.retainedExecutions": "100",
+}
+
+
 # An application on a standalone cluster takes this many cores at most: the stream and an
 # analysis each hold one, so neither waits for the other (apps/stack/services/spark_cluster.py).
 CORES_PER_APPLICATION = 1

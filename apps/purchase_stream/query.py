@@ -21,6 +21,8 @@ from apps.purchase_stream.store import s3_store
 from apps.purchase_stream.transform import kafka_records, validated
 from apps.purchase_stream.writer import BatchWriter
 from apps.settings import Settings
+from apps.spark_session import UI_RETENTION
+from apps.stack.jvm import IDLE_HEAP
 
 log = logging.getLogger("purchase_stream")
 
@@ -34,6 +36,8 @@ log = logging.getLogger("purchase_stream")
 WRITER_TASKS = 1
 DRIVER_OPTIONS = {
     "spark.driver.memory": "768m",
+    "spark.driver.extraJavaOptions": " ".join(IDLE_HEAP),
+    **UI_RETENTION,
     "spark.sql.shuffle.partitions": "2",
 }
 

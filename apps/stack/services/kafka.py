@@ -10,6 +10,7 @@ from pathlib import Path
 from apps.settings import Settings, host_port
 from apps.stack import probes
 from apps.stack.artifacts import MavenJars
+from apps.stack.jvm import IDLE_HEAP
 from apps.stack.paths import CONFIG_DIR, data_dir
 from apps.stack.spec import Health, Program, Service
 from apps.stack.templates import ConfigFile, render
@@ -99,7 +100,7 @@ def container_environment(settings: Settings) -> dict[str, str]:
 
 def _java(main_class: str, *args: str, heap: str = "256m") -> list[str]:
     return [
-        "java", f"-Xmx{heap}", "-Xss1m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
+        "java", f"-Xmx{heap}", *IDLE_HEAP, "-Xss1m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={CONFIG_DIR / 'kafka' / 'log4j2.properties'}",
         "-cp", f"{JARS.path()}/*", main_class, *args,
     ]

@@ -15,9 +15,11 @@ import sys
 
 from apps.settings import REPO_ROOT, Settings, url_address
 from apps.spark_session import (
+    UI_RETENTION,
     classpath_options, connector_jars, connectors, pyspark_home, s3a_options, standalone_options,
 )
 from apps.stack import probes
+from apps.stack.jvm import IDLE_HEAP
 from apps.stack.paths import RUN_DIR
 from apps.stack.spec import Health, Program, Service
 from apps.stack.templates import ConfigFile
@@ -31,9 +33,6 @@ DEFAULT_PORT = 15002
 DRIVER_MEMORY = "1g"
 # A client that dies without closing its session leaves it open this long at most.
 SESSION_TIMEOUT = "10m"
-# Between analyses the heap is mostly garbage: a periodic collection gives the free part
-# back to the system, so the idle server does not hold the peak of the last analysis.
-IDLE_HEAP = "-XX:G1PeriodicGCInterval=30000 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30"
 
 
 def address(settings: Settings) -> tuple[str, int]:
@@ -46,7 +45,7 @@ def properties(settings: Settings) -> dict[str, str]:
         "spark.master": settings.spark_master,
         "spark.app.name": "shopstream-spark-connect",
         "spark.driver.memory": DRIVER_MEMORY,
-        "spark.driver.extraJavaOptions": IDLE_HEAP,
+        "spark.driver.extraJavaOptions": " ".join(IDLE_HEAP),
         "spark.driver.host": "127.0.0.1",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.connect.grpc.binding.address": host,
@@ -56,6 +55,8 @@ def properties(settings: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.log.level": "WARN",  # INFO is several lines per client call
         "spark.sql.session.timeZone": "UTC",
+        **UI_RETENTION,
+        "spark.connect.ui.retainedSessions": "50",
         # S3A. Not provisioned yet (a fresh machine's `invoke status`, or the service
         # skipped): none, and the file changes once they are.
         **classpath_options(connector_jars() if connectors().is_cached() else []),
