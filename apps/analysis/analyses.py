@@ -4,7 +4,7 @@ The lake's rows are deduplicated by OrderId (`dedupe_orders`); each analysis rea
 orders, and the two about products flatten them into `order_lines` (one flat row per
 product line, carrying its order's fields). Nothing wide is cached: each analysis reads
 only the columns it needs from the lake again, which costs less than building a cache of
-every line (measured: docs/warm-analysis.md); only the dedupe's two small frames are kept.
+every line (measured: docs/analysis.md); only the dedupe's two small frames are kept.
 Each ranking has a full tie-break (ids ascending), so every engine gives the same order.
 Column names of the results are the PostgreSQL tables' (sql/schema.sql).
 """
@@ -41,15 +41,17 @@ def narrow_key(*columns: str) -> F.Column:
     return F.xxhash64(*columns)
 
 
-def dedupe_orders(purchases: DataFrame, keep=lambda small: small) -> DataFrame:
+def dedupe_orders(purchases: DataFrame, cache_small: bool = False) -> DataFrame:
     """One row per OrderId: the first delivered (lowest Kafka partition, then offset).
 
     One narrow aggregation finds the keys of the OrderIds that may be held more than once
     (a client's retry, one record's row twice); those few rows get a window that keeps
     the first delivered of each OrderId; every other row is alone with its OrderId and is
-    kept as it is. `keep` is applied to the two small frames (the keys, the kept rows of
-    repeated orders): `DataFrame.cache` there computes them once for several analyses."""
+    kept as it is. `cache_small` caches the two small frames (the keys, the kept rows of
+    repeated orders), so that several analyses of one run compute them once; the caller
+    releases them (`spark.catalog.clearCache()`, as `end_session` does)."""
     key = narrow_key("OrderId")
+    keep = (lambda small: small.cache()) if cache_small else (lambda small: small)
     repeated = keep(purchases.groupBy(key.alias("_key")).count()
                     .where(F.col("count") > 1).select("_key"))
     first_delivered = Window.partitionBy("OrderId").orderBy(*FIRST_DELIVERED)

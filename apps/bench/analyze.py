@@ -131,7 +131,7 @@ class Timing:
 def spark_four(spark, url: str) -> dict[str, list]:
     """What the notebook does, without PostgreSQL: read, dedupe, collect four results."""
     orders = analyses.dedupe_orders(read_lake(spark, url, get_settings()).purchases,
-                                    keep=lambda small: small.cache())
+                                    cache_small=True)
     try:
         return {"top_products": analyses.top_products(orders).collect(),
                 "payment_types": analyses.payment_types(orders).collect(),
