@@ -49,7 +49,7 @@ class AnalysisRun:
                                       {"spark.sql.shuffle.partitions": SHUFFLE_PARTITIONS},
                                       {"spark.log.level": "ERROR"})
         self.lake = read_lake(self.spark, self.url, self.settings)
-        self.orders = analyses.dedupe_orders(self.lake.purchases, cache_small=True)
+        self.orders = analyses.stored_orders(self.lake.purchases)
         self.order_count = self.orders.count()
         self.results: dict[str, tuple[list[str], list[tuple]]] = {}
 

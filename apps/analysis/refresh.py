@@ -69,7 +69,7 @@ def refresh(settings: Settings, schema: str = store.DEFAULT_SCHEMA, lake: str | 
             read = read_lake(spark, url, settings)  # the version read is the one recorded
             tables = tables_to_compute(last, url, read.version)
             moment, computed_at = as_of or datetime.now(UTC), datetime.now(UTC)
-            deduped = analyses.dedupe_orders(read.purchases, cache_small=True)
+            deduped = analyses.stored_orders(read.purchases)
             orders = deduped.count()
             results = {t: store.frame_rows(analyses.RESULTS[t](deduped, moment), computed_at)
                        for t in tables}

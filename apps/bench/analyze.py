@@ -130,9 +130,9 @@ class Timing:
 
 def spark_four(spark, url: str) -> dict[str, list]:
     """What the notebook does, without PostgreSQL: read, dedupe, collect four results."""
-    orders = analyses.dedupe_orders(read_lake(spark, url, get_settings()).purchases,
-                                    cache_small=True)
+    orders = analyses.stored_orders(read_lake(spark, url, get_settings()).purchases)
     try:
+        orders.count()  # as the notebook counts them
         return {"top_products": analyses.top_products(orders).collect(),
                 "payment_types": analyses.payment_types(orders).collect(),
                 "top_customers": analyses.top_customers(orders, AS_OF).collect(),

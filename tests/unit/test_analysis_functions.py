@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from apps.analysis import analyses, reference
@@ -100,6 +101,18 @@ def test_an_hour_without_orders_is_empty(orders):
 
 def test_repeat_purchases(orders):
     assert tuples(analyses.repeat_purchases(orders).collect()) == REPEAT_PURCHASES
+
+
+def test_stored_orders_are_the_deduplicated_orders_kept_on_disk(spark):
+    stored = analyses.stored_orders(golden_frame(spark))
+    try:
+        assert stored.storageLevel == StorageLevel.DISK_ONLY
+        assert stored.columns == list(analyses.ANALYSED)
+        assert stored.count() == len(ORDERS)
+        assert tuples(analyses.payment_types(stored).collect()) == PAYMENT_TYPES
+        assert tuples(analyses.repeat_purchases(stored).collect()) == REPEAT_PURCHASES
+    finally:
+        stored.unpersist()
 
 
 def test_keys_that_collide_for_every_row_give_the_same_answers(spark, monkeypatch):
