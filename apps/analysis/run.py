@@ -63,10 +63,21 @@ def kernel(log: Path):
             manager.shutdown_kernel(now=True)
 
 
+def import_papermill():
+    """papermill, without the IRI grammar that jsonschema (through nbformat) compiles at
+    import when rfc3987-syntax is installed, as jupyterlab's dependencies install it: 2.5 s
+    of every `invoke analyze` here, for string formats no notebook's schema uses. A module
+    set to None in `sys.modules` cannot be imported: jsonschema then skips those formats."""
+    sys.modules.setdefault("rfc3987_syntax", None)
+    import papermill
+
+    return papermill
+
+
 def execute(notebook: str, out: Path, parameters: dict, manager) -> None:
     """Run a notebook headless in the run's kernel with its parameters; a failure is one
     line."""
-    import papermill
+    papermill = import_papermill()
 
     try:
         papermill.execute_notebook(str(NOTEBOOKS / notebook), str(out), parameters=parameters,

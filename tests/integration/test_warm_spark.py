@@ -63,6 +63,15 @@ def assert_released(settings, session_id: str) -> None:
                                             "/storage/rdd")) == []
 
 
+def assert_classic_s3a_stream(settings) -> None:
+    """The server read the lake through S3A's classic input stream: none of the analytics
+    stream's threads, which it keeps for as long as it runs (apps/spark_session.py)."""
+    [application] = json.loads(server_page(settings, "/api/v1/applications"))
+    threads = json.loads(server_page(settings, f"/api/v1/applications/{application['id']}"
+                                               "/executors/driver/threads"))
+    assert [t["threadName"] for t in threads if "analytics" in t["threadName"]] == []
+
+
 def assert_golden_tables(conn, schema: str) -> None:
     read = {name: store.read_table(conn, name, schema) for name in store.TABLES}
     assert read["top_products"][1] == TOP_PRODUCTS
@@ -86,6 +95,7 @@ def test_analyze_runs_on_the_warm_server_and_reconnects_after_a_restart(
             assert result.summary["orders"] == len(ORDERS)
             assert_golden_tables(conn, schema)
             assert_released(warm, result.summary["spark"]["session_id"])
+            assert_classic_s3a_stream(warm)
     finally:
         conn.close()
 

@@ -70,3 +70,18 @@ def test_notes_say_when_the_lake_or_the_hour_is_empty():
     assert notes_for({**summary, "orders": 3}) == [
         "No orders in the hour [a, b): top_customers_last_hour is empty."]
     assert notes_for({**summary, "orders": 3, "counts": {"top_customers_last_hour": 1}}) == []
+
+
+def test_papermill_is_imported_without_compiling_the_iri_grammar():
+    """`invoke analyze` imports papermill (and through nbformat, jsonschema) without the
+    rfc3987-syntax grammar; papermill still reads and validates a notebook."""
+    import subprocess
+    import sys
+
+    script = ("import sys; from apps.analysis.run import NOTEBOOKS, import_papermill; "
+              "pm = import_papermill(); import nbformat; "
+              "nbformat.validate(nbformat.read(NOTEBOOKS / 'analysis.ipynb', as_version=4)); "
+              "print(sorted(m for m in ('lark', 'jsonschema', 'nbformat') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['jsonschema', 'nbformat']"
