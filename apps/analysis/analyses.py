@@ -44,21 +44,18 @@ def narrow_key(*columns: str) -> F.Column:
     return F.xxhash64(*columns)
 
 
-def dedupe_orders(purchases: DataFrame, cache_small: bool = False) -> DataFrame:
+def dedupe_orders(purchases: DataFrame) -> DataFrame:
     """One row per OrderId: the first delivered (lowest Kafka partition, then offset).
 
     One narrow aggregation finds the keys of the OrderIds that may be held more than once
     (a client's retry, one record's row twice); those few rows get a window that keeps
     the first delivered of each OrderId; every other row is alone with its OrderId and is
-    kept as it is. `cache_small` caches the two small frames (the keys, the kept rows of
-    repeated orders), so that several analyses of one run compute them once; the caller
-    releases them (`spark.catalog.clearCache()`, as `end_session` does)."""
+    kept as it is. Both joins broadcast the same keys: Spark computes them once."""
     key = narrow_key("OrderId")
-    keep = (lambda small: small.cache()) if cache_small else (lambda small: small)
-    repeated = keep(purchases.groupBy(key.alias("_key")).count()
-                    .where(F.col("count") > 1).select("_key"))
+    repeated = (purchases.groupBy(key.alias("_key")).count()
+                .where(F.col("count") > 1).select("_key"))
     first_delivered = Window.partitionBy("OrderId").orderBy(*FIRST_DELIVERED)
-    kept_of_repeated = keep(
+    kept_of_repeated = (
         purchases.join(F.broadcast(repeated), key == repeated["_key"], "left_semi")
         .withColumn("_n", F.row_number().over(first_delivered))
         .where(F.col("_n") == 1).drop("_n"))
@@ -73,7 +70,7 @@ def stored_orders(purchases: DataFrame) -> DataFrame:
     a million orders do not fit the warm server's heap beside the work, and the page cache
     serves them back about as fast. The caller counts them (which stores them) and releases
     them with `spark.catalog.clearCache()`, as `end_session` does."""
-    orders = dedupe_orders(purchases.select(*ANALYSED, *FIRST_DELIVERED), cache_small=True)
+    orders = dedupe_orders(purchases.select(*ANALYSED, *FIRST_DELIVERED))
     return orders.select(*ANALYSED).persist(StorageLevel.DISK_ONLY)
 
 
