@@ -117,7 +117,7 @@ def s3a_options(settings: Settings) -> dict[str, str]:
             "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
         # Hadoop 3.5's default "analytics" stream keeps, for as long as the JVM runs, 96
         # idle threads and an entry per object it ever read (HADOOP-20058): a warm Spark's
-        # memory grows with the lake. The classic stream read the four no slower.
+        # memory grows with every object it reads. The classic stream read the four no slower.
         prefix + "input.stream.type": "classic",
     }
 

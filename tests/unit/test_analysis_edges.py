@@ -79,7 +79,7 @@ def test_papermill_is_imported_without_compiling_the_iri_grammar():
     import sys
 
     script = ("import sys; from apps.analysis.run import NOTEBOOKS, import_papermill; "
-              "pm = import_papermill(); import nbformat; "
+              "import_papermill(); import nbformat; "
               "nbformat.validate(nbformat.read(NOTEBOOKS / 'analysis.ipynb', as_version=4)); "
               "print(sorted(m for m in ('lark', 'jsonschema', 'nbformat') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
