@@ -27,12 +27,15 @@ from apps.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
+def lake_unchanged(last: store.Refresh | None, url: str, version: int | None) -> bool:
+    """The last refresh read this very version of this lake."""
+    return (last is not None and last.lake_url == url and version is not None
+            and last.lake_version == version)
+
+
 def tables_to_compute(last: store.Refresh | None, url: str, version: int | None) -> list[str]:
-    """Every table, unless the last refresh read this very version of this lake: then only
-    the hourly one."""
-    unchanged = (last is not None and last.lake_url == url and version is not None
-                 and last.lake_version == version)
-    return [analyses.HOURLY] if unchanged else list(analyses.RESULTS)
+    """Every table, unless the lake is unchanged: then only the hourly one."""
+    return [analyses.HOURLY] if lake_unchanged(last, url, version) else list(analyses.RESULTS)
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,13 @@ def refresh(settings: Settings, schema: str = store.DEFAULT_SCHEMA, lake: str | 
             read = read_lake(spark, url, settings)  # the version read is the one recorded
             tables = tables_to_compute(last, url, read.version)
             moment, computed_at = as_of or datetime.now(UTC), datetime.now(UTC)
-            deduped = analyses.stored_orders(read.purchases)
-            orders = deduped.count()
+            if lake_unchanged(last, url, read.version):
+                # One analysis, one pass: nothing stored, and the orders are the ones the
+                # last refresh counted in this very version.
+                deduped, orders = analyses.analysed_orders(read.purchases), last.orders
+            else:
+                deduped = analyses.stored_orders(read.purchases)
+                orders = deduped.count()
             results = {t: store.frame_rows(analyses.RESULTS[t](deduped, moment), computed_at)
                        for t in tables}
             store.replace_tables(conn, results, schema, store.Refresh(
